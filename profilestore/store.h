@@ -32,6 +32,20 @@
 /* store_open() flags */
 #define STORE_WAIT_LOCK \
 	0x1 /* wait for another writer's lock instead of failing with -EWOULDBLOCK */
+#define STORE_NO_OPENAT2 \
+	0x2 /* open with openat(O_NOFOLLOW) only, never openat2(RESOLVE_BENEATH): tests, odd sandboxes */
+
+/* Largest profile store_write() accepts: the profile limit (1 MiB) plus slack. */
+#define STORE_DATA_MAX (1024 * 1024 + 64 * 1024)
+
+/* Most entries store_list() returns before failing with -E2BIG. */
+#define STORE_LIST_MAX 65536
+
+/* The state file under operator/; its name starts with '.', which no namespace can. */
+#define STORE_STATE_NAME ".seccomp-syncd"
+
+/* Longest validator version store_state_set() records. */
+#define STORE_STATE_VALUE_MAX 255
 
 struct store;
 
@@ -52,6 +66,14 @@ int store_open(const char *kubelet_dir, unsigned flags, struct store **out, stru
 void store_close(struct store *s);
 
 /**
+ * store_swept() - how many leftover temp files store_open() removed
+ *
+ * A non-zero count means an earlier writer died mid-write; the daemon may log
+ * it.  Return: the count.
+ */
+size_t store_swept(const struct store *s);
+
+/**
  * store_check_name() - the name policy, without touching the disk
  *
  * @ns must be a DNS label, @cm a DNS subdomain, @key match [-._a-zA-Z0-9]+,
@@ -59,6 +81,37 @@ void store_close(struct store *s);
  * NULL to check a prefix only.  Return: 0 or -EINVAL with the reason in @d.
  */
 int store_check_name(const char *ns, const char *cm, const char *key, struct diag *d);
+
+enum store_name_kind {
+	STORE_NAME_NS = 0, /* namespace: DNS label */
+	STORE_NAME_CM,	   /* ConfigMap: DNS subdomain */
+	STORE_NAME_KEY,	   /* data key: [-._a-zA-Z0-9]+ */
+};
+
+/**
+ * store_check_name_len() - the name policy for one name given with its length
+ * @kind: which rule applies
+ * @name: @len bytes, not necessarily NUL-terminated
+ * @len: its length; a NUL byte inside is refused
+ * @d: the reason on failure
+ *
+ * For callers that hold names as counted buffers (a JSON string may carry
+ * "\u0000"): a C string would silently cut such a name at the NUL, this
+ * refuses it.  Return: 0 or -EINVAL.
+ */
+int store_check_name_len(enum store_name_kind kind, const char *name, size_t len, struct diag *d);
+
+/*
+ * Odd entries, the ones store_list() reports as STORE_ENTRY_OTHER, are never
+ * followed: store_write() replaces a symlink, FIFO or socket at <key> as a name
+ * (the rename swaps the directory entry, nothing is written through it) and
+ * fails with -EISDIR on a directory there; a symlink or another non-directory
+ * at <ns> or <cm> makes store_write() and store_remove() fail with -ELOOP or
+ * -ENOTDIR, and store_remove_configmap() removes such a <cm> entry itself.
+ * When the directory fsync after a rename fails, the error is returned with the
+ * new file in place, and the next store_write() or store_state_set() runs
+ * syncfs() before anything else.  The store is not thread-safe: one loop owns it.
+ */
 
 /**
  * store_write() - atomically replace operator/<ns>/<cm>/<key> with @data (mode 0644)
