@@ -12,6 +12,13 @@
 
 struct endpoint;
 
+/*
+ * /healthz answers 503 once the loop's last metrics_loop_tick() is older than
+ * this; the tick is CLOCK_MONOTONIC seconds.  Before the first tick the
+ * endpoint's start is the baseline, so a start-up that hangs also shows.
+ */
+#define ENDPOINT_STALE_SECONDS 30.0
+
 /**
  * endpoint_start() - listen on @listen (":9120", "127.0.0.1:9120", "[::1]:9120"; "" or "off": no endpoint)
  * @m: borrowed until endpoint_stop()

@@ -42,4 +42,11 @@ bool log_enabled(enum log_level level);
  */
 void log_kv(enum log_level level, const char *msg, ...) __attribute__((sentinel));
 
+/*
+ * The end of log_kv()'s list, typed: a bare NULL passed through "..." is a
+ * portability warning in cppcheck (varFuncNullUB), as it may be a plain 0.
+ * ``log_kv(LOG_LVL_INFO, "profile saved", "ns", ns, LOG_END);``
+ */
+#define LOG_END ((const char *)NULL)
+
 #endif

@@ -15,7 +15,7 @@
 
 struct sandbox_opts {
 	bool drop_caps; /* drop every capability from all sets (uid 0 keeps file access to root-owned dirs) */
-	bool seccomp; /* install the allow-list */
+	bool seccomp;  /* install the allow-list */
 	bool extended; /* sanitizer or valgrind build: allow what their runtimes need */
 };
 
@@ -24,5 +24,14 @@ struct sandbox_opts {
  * Return: 0 or a negative errno.
  */
 int sandbox_enter(const struct sandbox_opts *opts, struct diag *d);
+
+/**
+ * sandbox_runtime_extended() - whether this process needs the extended list
+ *
+ * True in an AddressSanitizer/UBSan build and under valgrind, whose runtimes
+ * make syscalls the daemon itself never does; use it for
+ * &sandbox_opts.extended unless a flag says otherwise.
+ */
+bool sandbox_runtime_extended(void);
 
 #endif
