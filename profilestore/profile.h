@@ -34,6 +34,11 @@ struct profile_finding {
 	char *path;    /* JSON path such as "syscalls[3].args[0].op", "" for the whole document */
 	char *message; /* what is wrong and what the runtime would do */
 	enum profile_view view;
+	/*
+	 * The class in docs/PROFILE-FORMAT.md: errors 1-8, warnings 1-9; 0 for the
+	 * summary that stands for findings left out past the per-view limit.
+	 */
+	int code;
 };
 
 struct profile_verdict {
@@ -83,6 +88,20 @@ const char *profile_arch_normalize(const char *name);
  */
 int profile_check(const void *data, size_t len, const struct profile_opts *opts,
 		  struct profile_verdict **out, struct diag *d);
+
+/**
+ * profile_digest() - the digest profile_check() would put in its verdict
+ * @data: the profile bytes
+ * @len: their length
+ * @opts: options (the node architecture); NULL means defaults
+ * @out: the digest
+ * @d: detail on failure
+ *
+ * Lets a caller recognise content it has already validated without checking it
+ * again.  Return: 0, or -EINVAL for an unknown @opts->arch.
+ */
+int profile_digest(const void *data, size_t len, const struct profile_opts *opts,
+		   uint8_t out[SHA256_LEN], struct diag *d);
 
 /** profile_verdict_free() - free a verdict; NULL is a no-op */
 void profile_verdict_free(struct profile_verdict *v);
