@@ -14,6 +14,13 @@
 #include "common/diag.h"
 #include "k8s/object.h"
 
+/* Nesting deeper than this (objects and arrays) is malformed input. */
+#define K8S_DECODE_MAX_DEPTH 64
+/* max_object when the caller gives 0. */
+#define K8S_DECODE_DEFAULT_MAX_OBJECT ((size_t)4 << 20)
+/* Entries in one annotations, labels, data or binaryData map. */
+#define K8S_DECODE_MAX_PAIRS 65536
+
 enum k8s_stream {
 	K8S_STREAM_LIST = 0, /* {"kind":"ConfigMapList","metadata":{...},"items":[...]} */
 	K8S_STREAM_WATCH,    /* {"type":"ADDED","object":{...}}\n ... */
@@ -74,6 +81,22 @@ int k8s_decoder_finish(struct k8s_decoder *dec, struct diag *d);
 
 /** k8s_decoder_list_meta() - a list's metadata (valid once it has been seen) */
 const struct k8s_list_meta *k8s_decoder_list_meta(const struct k8s_decoder *dec);
+
+/* What a decoder has allocated (its arena, vectors and yajl's own buffers). */
+struct k8s_decode_mem {
+	size_t current; /* bytes allocated now */
+	size_t peak;	/* the most ever allocated at once */
+	size_t allocs;	/* allocation calls (malloc and realloc) so far */
+};
+
+/**
+ * k8s_decoder_mem() - the decoder's allocation counters
+ *
+ * Every allocation the decoder makes, including yajl's (through
+ * yajl_alloc_funcs), is counted, so tests and the benchmark can show that the
+ * peak depends on the largest object and not on the length of the stream.
+ */
+void k8s_decoder_mem(const struct k8s_decoder *dec, struct k8s_decode_mem *m);
 
 /** k8s_decoder_free() - NULL is a no-op */
 void k8s_decoder_free(struct k8s_decoder *dec);

@@ -7,7 +7,10 @@
  * callback.  Every pointer is borrowed from the decoder and valid only during
  * the callback: whoever needs something later copies it (the daemon keeps only
  * metadata and digests, never bodies).  Strings are NUL-terminated; data
- * values also carry a length because binaryData may hold NUL bytes.
+ * values also carry a length because binaryData may hold NUL bytes.  A string
+ * field the object did not have is "" (never NULL); only
+ * k8s_profile_ref.container is NULL, for pod-level references.  Names, keys
+ * and annotation values never contain NUL bytes: the decoder refuses them.
  */
 
 #include <stdbool.h>
