@@ -83,6 +83,13 @@ void k8s_loop_free(struct k8s_loop *l);
 int k8s_loop_add_watch(struct k8s_loop *l, const struct k8s_watch_spec *spec,
 		       const struct k8s_watch_ops *ops, void *ctx, struct diag *d);
 
+/**
+ * k8s_loop_set_watch_timeout() - the range timeoutSeconds is drawn from for
+ * watches added after this call (default [300, 600], client-go's).  Tests use
+ * a short range to see many clean watch ends; @max_s < @min_s is -EINVAL.
+ */
+int k8s_loop_set_watch_timeout(struct k8s_loop *l, unsigned min_s, unsigned max_s);
+
 /** k8s_loop_synced() - every watch has delivered its first complete list */
 bool k8s_loop_synced(const struct k8s_loop *l);
 
