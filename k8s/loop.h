@@ -121,7 +121,9 @@ int k8s_loop_post_event(struct k8s_loop *l, const struct k8s_event_post *ev, str
 /**
  * k8s_loop_run() - run the loop for at most @timeout_ms
  *
- * Returns early when a signal arrives or k8s_loop_wakeup() is called.
+ * Returns early when k8s_loop_wakeup() is called.  curl_multi_poll() retries
+ * after EINTR, so a signal alone does not end the wait: a handler that wants
+ * the loop back calls k8s_loop_wakeup().
  * Return: 0, K8S_LOOP_DONE, or a negative errno for a failure of the loop itself.
  */
 int k8s_loop_run(struct k8s_loop *l, int timeout_ms, struct diag *d);
