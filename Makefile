@@ -97,9 +97,10 @@ integration: $(BIN) $(UNIT_BIN)
 
 check: unit integration
 
-# The README's test command: install what is missing, then every test.
+# The README's test command: install what is missing, then every test, real containers included.
 test: deps
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory e2e
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 unit
