@@ -229,7 +229,7 @@ static const struct opt opts[] = {
 	  "kubelet directory; profiles go to DIR/seccomp/operator (default " RUN_CONFIG_DEFAULT_DIR
 	  ")" },
 	{ "node-name", "SECCOMP_SYNCD_NODE_NAME", "nodeName", OPT_STR, OFF(node_name),
-	  check_subdomain, "NAME", "this node's name, for Events (default $NODE_NAME)" },
+	  check_subdomain, "NAME", "this node's name: Events, its pods (default $NODE_NAME)" },
 	{ "namespace", "SECCOMP_SYNCD_NAMESPACE", "namespace", OPT_LIST, OFF(namespaces),
 	  check_namespace, "NS",
 	  "watch only this namespace; repeatable (env: comma-separated; YAML: a list); default "

@@ -375,8 +375,9 @@ def scenario_main(c, d):
         c.kubectl("annotate", "configmap", "-n", "default", "bad-first", ANNOT + "-")
         del m[("default", "bad-first", "good.json")]
         expect_tree(kd, m, "annotation removed")
-        check(not os.path.exists(os.path.join(kd, "seccomp/operator/default/bad-first")),
-              "empty directory pruned")
+        # The file goes first, then its directory: wait for both.
+        wait_for("empty directory pruned", lambda: not os.path.exists(
+            os.path.join(kd, "seccomp/operator/default/bad-first")))
         c.kubectl("annotate", "configmap", "-n", "default", "bad-first", ANNOT + "=true")
         m[("default", "bad-first", "good.json")] = AUDIT
         expect_tree(kd, m, "annotation back")
