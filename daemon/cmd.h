@@ -8,9 +8,10 @@
  */
 
 #define EXIT_OK 0
-#define EXIT_INVALID 1 /* validate: a profile is invalid; run --once: invalid profile or failed write */
+#define EXIT_INVALID \
+	1 /* validate: a profile is invalid; run --once: invalid profile or failed write */
 #define EXIT_USAGE 2 /* usage, configuration, or I/O error reading input */
-#define EXIT_API 3 /* run --once: API unreachable or unauthorised */
+#define EXIT_API   3 /* run --once: API unreachable or unauthorised */
 
 int cmd_validate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
