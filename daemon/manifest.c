@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "daemon/manifest.h"
+#include "k8s/decode_base64.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -341,77 +342,28 @@ static const char *type_name(const struct mnode *n)
 
 /* ---- ConfigMaps to entries ---- */
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
- * Standard base64 with padding, as Go's encoding/json decodes []byte: line
- * breaks are ignored, anything else outside the alphabet is an error.
+ * binaryData is []byte in Go: standard base64 with padding, decoded by the
+ * same function the API decoders use, so validate accepts what the daemon does.
  */
 static int b64_decode(const char *s, size_t n, char **out, size_t *out_len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned char quad[4];
-	size_t q = 0, pad = 0, o = 0, i;
 	char *dst;
+	size_t o;
+	int r;
 
-	dst = malloc(n / 4 * 3 + 4);
+	dst = malloc(K8S_BASE64_DECODED_MAX(n) + 1);
 	if (!dst)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		int v;
-
-		if (p[i] == '\r' || p[i] == '\n')
-			continue;
-		if (pad) {
-			/* Only more padding may follow the first '=' of a quantum. */
-			if (p[i] != '=' || q == 0)
-				goto bad;
-			pad++;
-			quad[q++] = 0;
-		} else if (p[i] == '=') {
-			if (q < 2)
-				goto bad;
-			pad = 1;
-			quad[q++] = 0;
-		} else {
-			v = b64_value(p[i]);
-			if (v < 0)
-				goto bad;
-			quad[q++] = (unsigned char)v;
-		}
-		if (q == 4) {
-			dst[o++] = (char)(quad[0] << 2 | quad[1] >> 4);
-			if (pad < 2)
-				dst[o++] = (char)(quad[1] << 4 | quad[2] >> 2);
-			if (pad < 1)
-				dst[o++] = (char)(quad[2] << 6 | quad[3]);
-			q = 0;
-			if (pad)
-				pad = 3; /* the quantum is complete: nothing may follow */
-		}
+	r = k8s_base64_decode(s, n, dst, &o);
+	if (r < 0) {
+		free(dst);
+		return r;
 	}
-	if (q != 0)
-		goto bad;
 	dst[o] = '\0';
 	*out = dst;
 	*out_len = o;
 	return 0;
-bad:
-	free(dst);
-	return -EINVAL;
 }
 
 static int entry_error(struct manifest_entry *e, const char *fmt, ...)
