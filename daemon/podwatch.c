@@ -52,30 +52,6 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Append to a fixed buffer, truncating with "..." (an Event message has a bound). */
-static void add(char *out, size_t size, size_t *at, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add(char *out, size_t size, size_t *at, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*at >= size - 1)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(out + *at, size - *at, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	*at += (size_t)n;
-	if (*at >= size - 1) {
-		*at = size - 1;
-		if (size > 4)
-			memcpy(out + size - 4, "...", 4);
-	}
-}
-
 /* ---- messages ---- */
 
 const char *podwatch_not_found_message(const char *kubelet_dir, const char *node,
@@ -87,19 +63,21 @@ const char *podwatch_not_found_message(const char *kubelet_dir, const char *node
 	out[0] = '\0';
 	if (!n)
 		return out;
-	add(out, size, &at, "seccomp profile %s is not on node %s (expected file %s/seccomp/%s)",
-	    paths[0], node, kubelet_dir, paths[0]);
+	report_appendf(out, size, &at,
+		       "seccomp profile %s is not on node %s (expected file %s/seccomp/%s)",
+		       paths[0], node, kubelet_dir, paths[0]);
 	if (suggestion)
-		add(out, size, &at, ": did you mean %s?", suggestion);
+		report_appendf(out, size, &at, ": did you mean %s?", suggestion);
 	if (n > 1) {
-		add(out, size, &at, "%s also missing:", suggestion ? "" : ";");
+		report_appendf(out, size, &at, "%s also missing:", suggestion ? "" : ";");
 		for (i = 1; i < n; i++)
-			add(out, size, &at, "%s %s", i > 1 ? "," : "", paths[i]);
-		add(out, size, &at, ".");
+			report_appendf(out, size, &at, "%s %s", i > 1 ? "," : "", paths[i]);
+		report_appendf(out, size, &at, ".");
 	}
-	add(out, size, &at,
-	    " Containers using a missing profile fail with CreateContainerError; no annotated "
-	    "ConfigMap provides it (operator/<namespace>/<configmap>/<key>)");
+	report_appendf(
+		out, size, &at,
+		" Containers using a missing profile fail with CreateContainerError; no annotated "
+		"ConfigMap provides it (operator/<namespace>/<configmap>/<key>)");
 	return out;
 }
 
@@ -112,23 +90,25 @@ const char *podwatch_invalid_message(const char *path, bool kept, size_t n_more,
 	size_t at = 0;
 
 	out[0] = '\0';
-	add(out, size, &at, "seccomp profile %s: the latest version in ", path);
+	report_appendf(out, size, &at, "seccomp profile %s: the latest version in ", path);
 	if (slash && slash2)
-		add(out, size, &at, "configmap %.*s key '%s'", (int)(slash2 - p), p, slash2 + 1);
+		report_appendf(out, size, &at, "configmap %.*s key '%s'", (int)(slash2 - p), p,
+			       slash2 + 1);
 	else
-		add(out, size, &at, "its configmap");
-	add(out, size, &at, " is invalid (see the configmap's InvalidSeccompProfile event)");
+		report_appendf(out, size, &at, "its configmap");
+	report_appendf(out, size, &at,
+		       " is invalid (see the configmap's InvalidSeccompProfile event)");
 	if (kept)
-		add(out, size, &at,
-		    "; this node keeps the last good version, nodes that never "
-		    "saw it have no file");
+		report_appendf(out, size, &at,
+			       "; this node keeps the last good version, nodes that never "
+			       "saw it have no file");
 	else
-		add(out, size, &at,
-		    "; there is no file: containers using it fail with "
-		    "CreateContainerError");
+		report_appendf(out, size, &at,
+			       "; there is no file: containers using it fail with "
+			       "CreateContainerError");
 	if (n_more)
-		add(out, size, &at, " (and %zu more invalid profile%s)", n_more,
-		    n_more > 1 ? "s" : "");
+		report_appendf(out, size, &at, " (and %zu more invalid profile%s)", n_more,
+			       n_more > 1 ? "s" : "");
 	return out;
 }
 
@@ -137,13 +117,14 @@ const char *podwatch_deprecated_message(const char *path, char *out, size_t size
 	size_t at = 0;
 
 	out[0] = '\0';
-	add(out, size, &at,
-	    "this pod selects seccomp profile %s only with the annotations "
-	    "seccomp.security.alpha.kubernetes.io/pod or "
-	    "container.seccomp.security.alpha.kubernetes.io/<container>; kubelets from 1.27 on "
-	    "ignore them and run the containers without it: set securityContext.seccompProfile "
-	    "{type: Localhost, localhostProfile: %s} instead",
-	    path, path);
+	report_appendf(
+		out, size, &at,
+		"this pod selects seccomp profile %s only with the annotations "
+		"seccomp.security.alpha.kubernetes.io/pod or "
+		"container.seccomp.security.alpha.kubernetes.io/<container>; kubelets from 1.27 on "
+		"ignore them and run the containers without it: set securityContext.seccompProfile "
+		"{type: Localhost, localhostProfile: %s} instead",
+		path, path);
 	return out;
 }
 
@@ -155,24 +136,26 @@ const char *podwatch_retained_message(const char *path, const char *node, bool o
 
 	out[0] = '\0';
 	if (on_pod) {
-		add(out, size, &at,
-		    "seccomp profile %s stays on node %s although its configmap is gone, because "
-		    "this pod uses it",
-		    path, node);
+		report_appendf(out, size, &at,
+			       "seccomp profile %s stays on node %s although its configmap is "
+			       "gone, because "
+			       "this pod uses it",
+			       path, node);
 		if (n_users > 1)
-			add(out, size, &at, " (with %zu other pod%s)", n_users - 1,
-			    n_users > 2 ? "s" : "");
+			report_appendf(out, size, &at, " (with %zu other pod%s)", n_users - 1,
+				       n_users > 2 ? "s" : "");
 	} else {
-		add(out, size, &at,
-		    "seccomp profile %s is no longer in this configmap but stays on "
-		    "node %s while pods use it:",
-		    path, node);
+		report_appendf(out, size, &at,
+			       "seccomp profile %s is no longer in this configmap but stays on "
+			       "node %s while pods use it:",
+			       path, node);
 		for (i = 0; i < n_users && i < PODWATCH_MAX_NAMED; i++)
-			add(out, size, &at, "%s %s", i ? "," : "", users[i]);
+			report_appendf(out, size, &at, "%s %s", i ? "," : "", users[i]);
 		if (n_users > PODWATCH_MAX_NAMED)
-			add(out, size, &at, " and %zu more", n_users - PODWATCH_MAX_NAMED);
+			report_appendf(out, size, &at, " and %zu more",
+				       n_users - PODWATCH_MAX_NAMED);
 	}
-	add(out, size, &at, "; it is removed when the last of them is gone");
+	report_appendf(out, size, &at, "; it is removed when the last of them is gone");
 	return out;
 }
 

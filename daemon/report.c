@@ -14,11 +14,7 @@
 
 #include "daemon/log.h"
 
-/* Append to a fixed buffer, truncating (an Event message has a bound, not a format). */
-static void add(char *out, size_t size, size_t *at, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add(char *out, size_t size, size_t *at, const char *fmt, ...)
+void report_appendf(char *out, size_t size, size_t *at, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -53,8 +49,8 @@ static const char *view_name(enum profile_view v)
 
 static void add_finding(char *out, size_t size, size_t *at, const struct profile_finding *f)
 {
-	add(out, size, at, "%s%s: %s", f->path && *f->path ? f->path : "(document)",
-	    view_name(f->view), f->message ? f->message : "");
+	report_appendf(out, size, at, "%s%s: %s", f->path && *f->path ? f->path : "(document)",
+		       view_name(f->view), f->message ? f->message : "");
 }
 
 const char *report_invalid_message(const struct report_cm *cm, const char *key,
@@ -64,26 +60,27 @@ const char *report_invalid_message(const struct report_cm *cm, const char *key,
 	size_t at = 0;
 
 	out[0] = '\0';
-	add(out, size, &at, "invalid seccomp profile in key '%s': ", key);
+	report_appendf(out, size, &at, "invalid seccomp profile in key '%s': ", key);
 	if (v && v->n_errors) {
 		add_finding(out, size, &at, &v->errors[0]);
 		if (v->n_errors > 1)
-			add(out, size, &at, " (and %zu more error%s)", v->n_errors - 1,
-			    v->n_errors > 2 ? "s" : "");
+			report_appendf(out, size, &at, " (and %zu more error%s)", v->n_errors - 1,
+				       v->n_errors > 2 ? "s" : "");
 	} else {
-		add(out, size, &at, "refused");
+		report_appendf(out, size, &at, "refused");
 	}
 	if (kept)
-		add(out, size, &at,
-		    "; the last good version of operator/%s/%s/%s is kept on this node, but nodes "
-		    "that never saw it have no file and pods using it fail with "
-		    "CreateContainerError",
-		    cm->ns, cm->name, key);
+		report_appendf(out, size, &at,
+			       "; the last good version of operator/%s/%s/%s is kept on this node, "
+			       "but nodes "
+			       "that never saw it have no file and pods using it fail with "
+			       "CreateContainerError",
+			       cm->ns, cm->name, key);
 	else
-		add(out, size, &at,
-		    "; no file is written: pods using operator/%s/%s/%s fail with "
-		    "CreateContainerError",
-		    cm->ns, cm->name, key);
+		report_appendf(out, size, &at,
+			       "; no file is written: pods using operator/%s/%s/%s fail with "
+			       "CreateContainerError",
+			       cm->ns, cm->name, key);
 	return out;
 }
 
@@ -93,20 +90,21 @@ const char *report_saved_message(const struct report_cm *cm, const char *key,
 	size_t at = 0, i;
 
 	out[0] = '\0';
-	add(out, size, &at, "saved seccomp profile operator/%s/%s/%s", cm->ns, cm->name, key);
+	report_appendf(out, size, &at, "saved seccomp profile operator/%s/%s/%s", cm->ns, cm->name,
+		       key);
 	if (v && v->n_arches)
-		add(out, size, &at, " (validated for %s%s)", v->arches[0],
-		    v->n_arches > 1 ? " and more" : "");
+		report_appendf(out, size, &at, " (validated for %s%s)", v->arches[0],
+			       v->n_arches > 1 ? " and more" : "");
 	if (v && v->n_warnings) {
-		add(out, size, &at, "; %zu warning%s: ", v->n_warnings,
-		    v->n_warnings > 1 ? "s" : "");
+		report_appendf(out, size, &at, "; %zu warning%s: ", v->n_warnings,
+			       v->n_warnings > 1 ? "s" : "");
 		for (i = 0; i < v->n_warnings && i < 3; i++) {
 			if (i)
-				add(out, size, &at, "; ");
+				report_appendf(out, size, &at, "; ");
 			add_finding(out, size, &at, &v->warnings[i]);
 		}
 		if (v->n_warnings > 3)
-			add(out, size, &at, "; and %zu more", v->n_warnings - 3);
+			report_appendf(out, size, &at, "; and %zu more", v->n_warnings - 3);
 	}
 	return out;
 }
@@ -189,10 +187,11 @@ void report_refused(struct report *r, const struct report_cm *cm, const char *ke
 
 	msg[0] = '\0';
 	if (key)
-		add(msg, sizeof(msg), &at, "refused key '%.253s': %s; nothing written for it", key,
-		    why);
+		report_appendf(msg, sizeof(msg), &at,
+			       "refused key '%.253s': %s; nothing written for it", key, why);
 	else
-		add(msg, sizeof(msg), &at, "refused configmap: %s; nothing written", why);
+		report_appendf(msg, sizeof(msg), &at, "refused configmap: %s; nothing written",
+			       why);
 	log_kv(LOG_LVL_WARN, "name refused", "namespace", cm->ns, "configmap", cm->name, "key", key,
 	       "detail", msg, (char *)NULL);
 	if (r->metrics)
@@ -209,8 +208,8 @@ void report_removed(struct report *r, const struct report_cm *cm, const char *ke
 	if (r->metrics)
 		metrics_add_removals(r->metrics, 1);
 	msg[0] = '\0';
-	add(msg, sizeof(msg), &at, "removed seccomp profile operator/%s/%s/%s: %s", cm->ns,
-	    cm->name, key, reason);
+	report_appendf(msg, sizeof(msg), &at, "removed seccomp profile operator/%s/%s/%s: %s",
+		       cm->ns, cm->name, key, reason);
 	log_kv(LOG_LVL_INFO, "profile removed", "namespace", cm->ns, "configmap", cm->name, "key",
 	       key, "reason", reason, (char *)NULL);
 	post(r, cm, "Normal", REPORT_REMOVED, key, msg);

@@ -26,6 +26,15 @@
 #define REPORT_SAVED   "SavedSeccompProfile"
 #define REPORT_REMOVED "RemovedSeccompProfile"
 
+/**
+ * report_appendf() - append printf-style text at @out + *@at, within @size
+ *
+ * Event messages have a bound, not a format: text past it is cut and the
+ * message ends with "...".  *@at advances (at most to @size - 1).
+ */
+void report_appendf(char *out, size_t size, size_t *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Where reports go; every member may be NULL (then that channel is skipped). */
 struct report {
 	struct k8s_loop *loop; /* Events */
