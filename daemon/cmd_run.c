@@ -502,19 +502,16 @@ static const struct k8s_loop_observer observer = {
 	.event_posted = obs_event,
 };
 
-/* Sanitizer and valgrind runtimes need more system calls than the daemon itself. */
+/*
+ * Sanitizer and valgrind runtimes need more system calls than the daemon
+ * itself; the environment variable forces the extended list for runtimes that
+ * sandbox_runtime_extended() cannot detect.
+ */
 static bool sandbox_extended(void)
 {
 	const char *v = getenv("SECCOMP_SYNCD_SANDBOX_EXTENDED");
 
-#if defined(__SANITIZE_ADDRESS__)
-	return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-	return true;
-#endif
-#endif
-	return v && !strcmp(v, "1");
+	return sandbox_runtime_extended() || (v && !strcmp(v, "1"));
 }
 
 static int install_signals(void)
