@@ -488,11 +488,19 @@ static int file_or_data(const struct src *f, const struct ynode *m, const char *
 
 static int check_server(const char *file, const char *server, struct diag *d)
 {
-	size_t i;
+	size_t i, host;
 
-	if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
+	if (strncmp(server, "https://", 8) == 0)
+		host = 8;
+	else if (strncmp(server, "http://", 7) == 0)
+		host = 7;
+	else
 		return diag_set(d, -EINVAL, "kubeconfig '%s': server '%s' is not an http(s) URL",
 				file, server);
+	/* "https://" alone (or "https:///x") names no host: trailing '/' stripping would leave "https:". */
+	if (server[host] == '\0' || server[host] == '/')
+		return diag_set(d, -EINVAL, "kubeconfig '%s': server '%s' names no host", file,
+				server);
 	for (i = 0; server[i]; i++)
 		if ((unsigned char)server[i] <= 0x20 || server[i] == 0x7f)
 			return diag_set(d, -EINVAL,

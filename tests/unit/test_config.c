@@ -142,6 +142,22 @@ static const struct parse_case parse_cases[] = {
 	  -EINVAL,
 	  "is not an http(s) URL",
 	  { 0 } },
+	/* Found by fuzz_kubeconfig: a server of "https://" became "https:" once its
+	 * trailing slashes were stripped, and the parse succeeded. */
+	{ "server with a scheme and no host",
+	  "clusters:\n- name: c\n  cluster: {server: 'https://'}\ncontexts:\n- name: x\n"
+	  "  context: {cluster: c}\ncurrent-context: x\n",
+	  NULL,
+	  -EINVAL,
+	  "names no host",
+	  { 0 } },
+	{ "server with an empty host and a path",
+	  "clusters:\n- name: c\n  cluster: {server: 'http:///api'}\ncontexts:\n- name: x\n"
+	  "  context: {cluster: c}\ncurrent-context: x\n",
+	  NULL,
+	  -EINVAL,
+	  "names no host",
+	  { 0 } },
 	{ "CA and insecure together",
 	  "clusters:\n- name: c\n  cluster: {server: https://c, certificate-authority: ca, "
 	  "insecure-skip-tls-verify: true}\ncontexts:\n- name: x\n  context: {cluster: c}\n"
