@@ -28,26 +28,22 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "apiserver"))
-from harness import start_server  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import daemonlib  # noqa: E402
+from daemonlib import (ANNOT, BIN, BUILD, BUILD_DIR, daemon_env, free_port,  # noqa: E402
+                       parse_metrics, run_args, start_server)
 
-BUILD = os.environ.get("BUILD", "build")
-BUILD_DIR = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
-BIN = os.path.join(BUILD_DIR, "seccomp-syncd")
 FLOOR_RSS = os.path.join(BUILD_DIR, "bench", "bench_floor_rss")
 FLOOR_SYNC = os.path.join(BUILD_DIR, "bench", "bench_floor_daemon")
-ANNOT = "seccomp.security.kubernetes.io/profile"
 NS = "bench"
 
 
@@ -79,14 +75,6 @@ def profile_variant(base, i):
     return json.dumps(p, indent=1) + "\n"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def proc_status(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -110,18 +98,12 @@ def mtimes(top):
     return out
 
 
-class Daemon:
+class Daemon(daemonlib.Daemon):
     def __init__(self, kubeconfig, kd, log_path, extra):
-        self.port = free_port()
-        self.log_path = log_path
-        self.log = open(log_path, "wb")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SECCOMP_SYNCD_")}
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [BIN, "run", "--kubeconfig", kubeconfig, "--kubelet-dir", kd, "--listen",
-             "127.0.0.1:%d" % self.port, "--node-name", "bench-node", "--log-format", "json",
-             "--namespace", NS] + extra,
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        port = free_port()
+        super().__init__(run_args(kubeconfig, kd, port, "--node-name", "bench-node",
+                                  "--log-format", "json", "--namespace", NS) + extra,
+                         port, log_path, daemon_env(drop=()))
 
     def get(self, path):
         try:
@@ -140,18 +122,12 @@ class Daemon:
                 raise RuntimeError("daemon exited %d: %s" % (self.proc.returncode,
                                                              open(self.log_path).read()[-2000:]))
             if self.get("/readyz")[0] == 200:
-                return time.monotonic() - self.t0
+                return time.monotonic() - self.started
             time.sleep(0.01)
         raise RuntimeError("daemon not ready after %ds" % timeout)
 
     def metrics(self):
-        st, body = self.get("/metrics")
-        out = {}
-        for line in body.splitlines():
-            if line and not line.startswith("#"):
-                k, v = line.rsplit(" ", 1)
-                out[k] = float(v)
-        return out
+        return parse_metrics(self.get("/metrics")[1])
 
     def first_sync(self):
         for line in open(self.log_path, errors="replace"):
@@ -164,14 +140,7 @@ class Daemon:
         return {}
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        self.terminate(30)
         return self.proc.returncode
 
 

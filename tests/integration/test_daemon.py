@@ -18,43 +18,17 @@ on loopback; each wait is bounded.
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "apiserver"))
-from harness import start_server  # noqa: E402
-
-BUILD = os.environ.get("BUILD", "build")
-BIN = os.path.join(ROOT, BUILD, "seccomp-syncd") if not os.path.isabs(BUILD) else \
-    os.path.join(BUILD, "seccomp-syncd")
-PROFILES = os.path.join(ROOT, "tests", "data", "profiles")
-ANNOT = "seccomp.security.kubernetes.io/profile"
-WAIT = 30  # seconds for any one convergence
-# The sandbox is on, as in production; TEST_DAEMON_NO_SANDBOX=1 turns it off to tell a
-# sandbox gap from a sync bug while debugging.
-SANDBOX_ARGS = ["--no-sandbox"] if os.environ.get("TEST_DAEMON_NO_SANDBOX") == "1" else []
-# TEST_DAEMON_VALGRIND=1 runs every daemon under valgrind (with the sandbox extended for it,
-# as SECCOMP_SYNCD_SANDBOX_EXTENDED=1 asks) and allows more time.
-VALGRIND = os.environ.get("TEST_DAEMON_VALGRIND") == "1"
-WRAP = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-        "--errors-for-leak-kinds=definite,indirect"] if VALGRIND else []
-VG_ENV = {"SECCOMP_SYNCD_SANDBOX_EXTENDED": "1"} if VALGRIND else {}
-if VALGRIND:
-    WAIT *= 4
+import daemonlib
+from daemonlib import (ANNOT, BIN, SANDBOX_ARGS, VALGRIND, VG_ENV, WRAP, check, daemon_env,
+                       free_port, profile, run_args, tree, wait_for)
+from daemonlib import expect_tree as _expect_tree
 
 FAILURES = []
-
-
-def profile(name):
-    with open(os.path.join(PROFILES, name), "rb") as f:
-        return f.read().decode()
 
 
 AUDIT = profile("k8s-tutorial-audit.json")
@@ -67,48 +41,6 @@ INVALID = "{}"  # no defaultAction, no rules: a container would run unconfined
 def variant(text, i):
     """The same profile with different bytes (indentation), still valid."""
     return json.dumps(json.loads(text), indent=i % 7 + 1) + "\n" * (i // 7 + 1)
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(what, cond, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError) as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def tree(kd):
-    """Every file under seccomp/operator except the state file: {relative path: bytes}."""
-    top = os.path.join(kd, "seccomp", "operator")
-    out = {}
-    for root, dirs, files in os.walk(top):
-        for f in files:
-            p = os.path.join(root, f)
-            rel = os.path.relpath(p, top)
-            if rel == ".seccomp-syncd":
-                continue
-            with open(p, "rb") as fh:
-                out[rel] = fh.read()
-    return out
 
 
 def mtimes(kd):
@@ -135,12 +67,11 @@ def configmap(ns, name, data, annotated=True, labels=None, binary=None):
     return cm
 
 
-class Cluster:
+class Cluster(daemonlib.Cluster):
     """The API server, kubectl, and the expected tree (the model)."""
 
     def __init__(self, d):
-        self.d = d
-        self.srv = start_server(os.path.join(d, "api"), bookmark_interval=2)
+        super().__init__(d)
         # A kubeconfig that reads the token from the server's token file, so that token
         # rotation is picked up as a kubelet-projected token would be.
         self.kubeconfig = os.path.join(d, "kubeconfig-tokenfile")
@@ -154,19 +85,6 @@ class Cluster:
         with open(self.kubeconfig, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.model = {}
-        self.namespaces = set()
-
-    def kubectl(self, *args, input=None):
-        r = self.srv.kubectl(*args, input=input)
-        if r.returncode != 0:
-            raise AssertionError("kubectl %s failed: %s" % (" ".join(args), r.stderr))
-        return r.stdout
-
-    def ensure_ns(self, ns):
-        if ns not in self.namespaces:
-            self.kubectl("apply", "-f", "-", input=json.dumps(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            self.namespaces.add(ns)
 
     def apply(self, cm, expect=True):
         """kubectl apply; the model follows when @expect says the daemon should write it."""
@@ -175,94 +93,21 @@ class Cluster:
         self.kubectl("apply", "-f", "-", input=json.dumps(cm))
         return ns, name
 
-    def events(self, ns, name=None, reason=None):
-        out = json.loads(self.kubectl("get", "events", "-n", ns, "-o", "json"))
-        evs = []
-        for e in out.get("items", []):
-            io = e.get("involvedObject", {})
-            if name and io.get("name") != name:
-                continue
-            if reason and e.get("reason") != reason:
-                continue
-            evs.append(e)
-        return evs
 
-    def stop(self):
-        self.srv.stop()
-
-
-class Daemon:
+class Daemon(daemonlib.Daemon):
     def __init__(self, cluster, kd, *extra, env=None):
-        self.port = free_port()
-        self.log_path = os.path.join(cluster.d, "daemon-%d.log" % self.port)
-        self.args = WRAP + [BIN, "run", "--kubeconfig", cluster.kubeconfig, "--kubelet-dir", kd,
-                     "--listen", "127.0.0.1:%d" % self.port, "--node-name", "node-1",
-                     "--log-format", "json", "--log-level", "debug"] + SANDBOX_ARGS + list(extra)
-        e = dict(os.environ)
-        for k in list(e):
-            if k.startswith("SECCOMP_SYNCD_") or k in ("KUBERNETES_SERVICE_HOST", "NODE_NAME"):
-                del e[k]
+        port = free_port()
+        self.args = WRAP + run_args(cluster.kubeconfig, kd, port, "--node-name", "node-1",
+                                    "--log-format", "json", "--log-level", "debug"
+                                    ) + SANDBOX_ARGS + list(extra)
+        e = daemon_env()
         e.update(VG_ENV)
         e.update(env or {})
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=e)
-
-    def get(self, path):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
-                                        timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def metrics(self):
-        st, body = self.get("/metrics")
-        check(st == 200, "/metrics answered %d" % st)
-        out = {}
-        for line in body.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-        return out
-
-    def metric(self, name, default=0.0):
-        return self.metrics().get(name, default)
-
-    def wait_ready(self):
-        wait_for("/readyz 200", lambda: self.alive() and self.get("/readyz")[0] == 200)
-
-    def alive(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("daemon exited with %s:\n%s" % (self.proc.returncode,
-                                                                self.text()[-4000:]))
-        return True
-
-    def text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def lines(self):
-        out = []
-        for line in self.text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-        return out
+        super().__init__(self.args, port, os.path.join(cluster.d, "daemon-%d.log" % port), e)
 
     def stop(self, expect_rc=0):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.log.close()
-                raise AssertionError("daemon did not stop on SIGTERM")
-        self.log.close()
+        if not self.terminate(15):
+            raise AssertionError("daemon did not stop on SIGTERM")
         if expect_rc is not None and self.proc.returncode != expect_rc:
             raise AssertionError("daemon exited %d, want %d:\n%s" % (
                 self.proc.returncode, expect_rc, self.text()[-4000:]))
@@ -273,15 +118,7 @@ class Daemon:
 
 def expect_tree(kd, model, what):
     want = {"%s/%s/%s" % k: v.encode() if isinstance(v, str) else v for k, v in model.items()}
-    try:
-        wait_for(what, lambda: tree(kd) == want)
-    except AssertionError:
-        got = tree(kd)
-        extra = sorted(set(got) - set(want))
-        missing = sorted(set(want) - set(got))
-        differ = sorted(k for k in set(got) & set(want) if got[k] != want[k])
-        raise AssertionError("%s: tree differs: extra %s missing %s differ %s" % (
-            what, extra, missing, differ))
+    _expect_tree(kd, want, what)
 
 
 def scenario_main(c, d):
@@ -549,8 +386,7 @@ def scenario_namespace(c, d):
 
 
 def run_once(c, kd, *extra, kubeconfig=None):
-    e = {k: v for k, v in os.environ.items() if not k.startswith("SECCOMP_SYNCD_")}
-    e.pop("KUBERNETES_SERVICE_HOST", None)
+    e = daemon_env(drop=("KUBERNETES_SERVICE_HOST",))
     e.update(VG_ENV)
     args = WRAP + [BIN, "run", "--once", "--kubeconfig", kubeconfig or c.kubeconfig,
             "--kubelet-dir", kd, "--log-format", "json"] + SANDBOX_ARGS + list(extra)

@@ -27,38 +27,15 @@ every temp dir removed, ports are free loopback ports, every wait is bounded.
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "apiserver"))
-from harness import start_server  # noqa: E402
+import daemonlib
+from daemonlib import (ANNOT, BIN, SANDBOX_ARGS, VG_ENV, WRAP, check, daemon_env, free_port,
+                       profile, run_args, wait_for)
 
-BUILD = os.environ.get("BUILD", "build")
-BIN = os.path.join(BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD), "seccomp-syncd")
-PROFILES = os.path.join(ROOT, "tests", "data", "profiles")
-ANNOT = "seccomp.security.kubernetes.io/profile"
 NODE = "node-1"
-WAIT = 30
-SANDBOX_ARGS = ["--no-sandbox"] if os.environ.get("TEST_DAEMON_NO_SANDBOX") == "1" else []
-VALGRIND = os.environ.get("TEST_DAEMON_VALGRIND") == "1"
-WRAP = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
-        "--errors-for-leak-kinds=definite,indirect"] if VALGRIND else []
-VG_ENV = {"SECCOMP_SYNCD_SANDBOX_EXTENDED": "1"} if VALGRIND else {}
-if VALGRIND:
-    WAIT *= 4
-
-
-def profile(name):
-    with open(os.path.join(PROFILES, name), "rb") as f:
-        return f.read().decode()
 
 
 AUDIT = profile("k8s-tutorial-audit.json")
@@ -67,45 +44,8 @@ FINE = profile("k8s-tutorial-fine-grained.json")
 INVALID = "{}"
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(what, cond, timeout=None):
-    deadline = time.monotonic() + (timeout or WAIT)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-            if last:
-                return last
-        except (OSError, ValueError) as e:
-            last = e
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
 def tree(kd):
-    top = os.path.join(kd, "seccomp", "operator")
-    out = {}
-    for root, _dirs, files in os.walk(top):
-        for f in files:
-            p = os.path.join(root, f)
-            rel = os.path.relpath(p, top)
-            if rel.startswith("."):
-                continue
-            with open(p, "rb") as fh:
-                out[rel] = fh.read().decode(errors="replace")
-    return out
+    return daemonlib.tree(kd, text=True, skip_hidden=True)
 
 
 def configmap(ns, name, data):
@@ -136,23 +76,7 @@ def pod(ns, name, node=NODE, pod_profile=None, containers=None, annotations=None
     return {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": spec}
 
 
-class Cluster:
-    def __init__(self, d):
-        self.d = d
-        self.srv = start_server(os.path.join(d, "api"), bookmark_interval=2)
-        self.namespaces = set()
-
-    def kubectl(self, *args, input=None):
-        r = self.srv.kubectl(*args, input=input)
-        if r.returncode != 0:
-            raise AssertionError("kubectl %s failed: %s" % (" ".join(args), r.stderr))
-        return r.stdout
-
-    def ensure_ns(self, ns):
-        if ns not in self.namespaces:
-            self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-            self.namespaces.add(ns)
-
+class Cluster(daemonlib.Cluster):
     def apply(self, obj):
         ns = obj["metadata"].get("namespace")
         if ns:
@@ -166,106 +90,28 @@ class Cluster:
         check(got["status"]["phase"] == phase, "pod %s/%s phase %r" % (
             ns, name, got["status"].get("phase")))
 
-    def events(self, ns, name=None, reason=None, kind=None):
-        out = json.loads(self.kubectl("get", "events", "-n", ns, "-o", "json"))
-        evs = []
-        for e in out.get("items", []):
-            io = e.get("involvedObject", {})
-            if name and io.get("name") != name:
-                continue
-            if kind and io.get("kind") != kind:
-                continue
-            if reason and e.get("reason") != reason:
-                continue
-            evs.append(e)
-        return evs
 
-    def stop(self):
-        self.srv.stop()
-
-
-class Daemon:
+class Daemon(daemonlib.Daemon):
     def __init__(self, c, kd, node=NODE, extra=()):
-        self.port = free_port()
-        self.log_path = os.path.join(c.d, "daemon-%d.log" % self.port)
-        args = WRAP + [BIN, "run", "--kubeconfig", c.srv.kubeconfig, "--kubelet-dir", kd,
-                       "--listen", "127.0.0.1:%d" % self.port, "--log-format", "json",
-                       "--log-level", "debug"] + SANDBOX_ARGS
+        port = free_port()
+        args = WRAP + run_args(c.srv.kubeconfig, kd, port, "--log-format", "json",
+                               "--log-level", "debug") + SANDBOX_ARGS
         if node:
             args += ["--node-name", node]
         args += list(extra)
-        env = dict(os.environ)
-        for k in list(env):
-            if k.startswith("SECCOMP_SYNCD_") or k in ("KUBERNETES_SERVICE_HOST", "NODE_NAME"):
-                del env[k]
+        env = daemon_env()
         env.update(VG_ENV)
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env)
-
-    def alive(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("daemon exited with %s:\n%s" % (
-                self.proc.returncode, self.text()[-4000:]))
-        return True
-
-    def get(self, path):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path),
-                                        timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def metric(self, name):
-        st, body = self.get("/metrics")
-        check(st == 200, "/metrics answered %d" % st)
-        for line in body.splitlines():
-            if line.startswith(name + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
-
-    def wait_ready(self):
-        wait_for("/readyz 200", lambda: self.alive() and self.get("/readyz")[0] == 200)
-
-    def text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def lines(self, msg=None):
-        out = []
-        for line in self.text().splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if msg is None or msg in rec.get("msg", ""):
-                out.append(rec)
-        return out
+        super().__init__(args, port, os.path.join(c.d, "daemon-%d.log" % port), env)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self.log.close()
-                raise AssertionError("daemon did not stop on SIGTERM")
-        self.log.close()
+        if not self.terminate(15):
+            raise AssertionError("daemon did not stop on SIGTERM")
         check(self.proc.returncode == 0, "daemon exited %d:\n%s" % (
             self.proc.returncode, self.text()[-4000:]))
 
 
 def expect_tree(kd, want, what):
-    try:
-        wait_for(what, lambda: tree(kd) == want)
-    except AssertionError:
-        got = tree(kd)
-        raise AssertionError("%s: tree differs: extra %s missing %s differ %s" % (
-            what, sorted(set(got) - set(want)), sorted(set(want) - set(got)),
-            sorted(k for k in set(got) & set(want) if got[k] != want[k])))
+    daemonlib.expect_tree(kd, want, what, snapshot=tree)
 
 
 def settle(kd, want, what, seconds=2.0):

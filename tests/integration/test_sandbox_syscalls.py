@@ -18,24 +18,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "apiserver"))
-from harness import start_server  # noqa: E402
+import daemonlib
+from daemonlib import ANNOT, BIN, ROOT, daemon_env, free_port, http_get, kubectl, run_args
+from daemonlib import start_server
 
-BUILD = os.environ.get("BUILD", "build")
-BIN = BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD)
-BIN = os.path.join(BIN, "seccomp-syncd")
 STRACE = shutil.which("strace") or "/usr/bin/strace"
-ANNOT = "seccomp.security.kubernetes.io/profile"
 WAIT = 30
 
 with open(os.path.join(ROOT, "tests", "data", "profiles", "k8s-tutorial-audit.json")) as f:
@@ -44,45 +35,15 @@ with open(os.path.join(ROOT, "tests", "data", "profiles", "k8s-tutorial-violatio
     VIOLATION = f.read()
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(what, cond, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+def wait_for(what, cond):
+    # Always WAIT (also under TEST_DAEMON_VALGRIND); only an OSError means "not yet".
+    daemonlib.wait_for(what, cond, timeout=WAIT, retry=(OSError,))
 
 
 def configmap(name, data):
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": "sbx", "annotations": {ANNOT: "true"}},
             "data": data}
-
-
-def kubectl(srv, *args, input=None):
-    r = srv.kubectl(*args, input=input)
-    if r.returncode != 0:
-        raise AssertionError("kubectl %s failed: %s" % (" ".join(args), r.stderr))
-    return r.stdout
 
 
 # "1234  openat2(5, "x", ...) = -1 EPERM (Operation not permitted)"
@@ -128,15 +89,12 @@ def main():
         os.makedirs(kd)
         port = free_port()
         trace = os.path.join(d, "strace.log")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("SECCOMP_SYNCD_") and k not in
-               ("KUBERNETES_SERVICE_HOST", "NODE_NAME")}
+        env = daemon_env()
         log = open(os.path.join(d, "daemon.log"), "wb")
         proc = subprocess.Popen(
-            [STRACE, "-f", "-qq", "-s", "64", "-o", trace, BIN, "run",
-             "--kubeconfig", srv.kubeconfig, "--kubelet-dir", kd,
-             "--listen", "127.0.0.1:%d" % port, "--node-name", "node-1",
-             "--log-format", "json", "--log-level", "debug"],
+            [STRACE, "-f", "-qq", "-s", "64", "-o", trace] + run_args(
+                srv.kubeconfig, kd, port, "--node-name", "node-1",
+                "--log-format", "json", "--log-level", "debug"),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
         target = os.path.join(kd, "seccomp", "operator", "sbx", "cm", "a.json")
@@ -146,11 +104,11 @@ def main():
                 raise AssertionError("daemon exited with %s" % proc.returncode)
             return True
 
-        wait_for("/readyz 200", lambda: alive() and get(port, "/readyz")[0] == 200)
+        wait_for("/readyz 200", lambda: alive() and http_get(port, "/readyz")[0] == 200)
         wait_for("a.json on disk", lambda: os.path.exists(target))
-        st, body = get(port, "/metrics")
+        st, body = http_get(port, "/metrics")
         assert st == 200 and "seccomp_syncd_profile_writes_total" in body, (st, body[:200])
-        assert get(port, "/healthz")[0] == 200
+        assert http_get(port, "/healthz")[0] == 200
 
         # update, an invalid key (an Event is posted), a watch restart, then delete
         kubectl(srv, "apply", "-f", "-", input=json.dumps(
@@ -162,7 +120,7 @@ def main():
             os.path.join(kd, "seccomp", "operator", "sbx", "cm2", "b.json")))
         kubectl(srv, "delete", "configmap", "-n", "sbx", "cm")
         wait_for("a.json removed", lambda: not os.path.exists(target))
-        assert get(port, "/readyz")[0] == 200
+        assert http_get(port, "/readyz")[0] == 200
 
         # SIGTERM to the daemon itself (strace's child); strace exits with its status
         with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
