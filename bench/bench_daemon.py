@@ -59,7 +59,8 @@ NOTES = """Notes.
   recorded validator version is the current one, so they are trusted; its time is reading
   and hashing the files plus the list.
 - Peak RSS over the floor: the sync table (metadata and digests per ConfigMap), the verdict
-  cache (up to 1,024 verdicts with their findings) and the largest list page.
+  cache (up to 128 verdicts with their findings), the store listing read at each relist, and
+  the largest list page.
 - Idle CPU is the Event backlog of the cold start draining at the client-side limit
   (60 per minute, one TLS POST each), not polling.
 """
