@@ -1003,7 +1003,10 @@ class Store:
 # ---------------------------------------------------------------------------------------------
 # JSON patch, merge patch, server-side apply
 
-def merge_patch(target, patch):
+def merge_patch(target, patch, smp=False):
+    """RFC 7386 merge patch; with smp, also the {"$replace": v} marker left by strip_smp_directives."""
+    if smp and isinstance(patch, dict) and "$replace" in patch and len(patch) == 1:
+        return copy.deepcopy(patch["$replace"])
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     if not isinstance(target, dict):
@@ -1013,7 +1016,7 @@ def merge_patch(target, patch):
         if v is None:
             out.pop(k, None)
         else:
-            out[k] = merge_patch(out.get(k), v)
+            out[k] = merge_patch(out.get(k), v, smp)
     return out
 
 
@@ -1034,19 +1037,7 @@ def strip_smp_directives(p):
 
 
 def smp_apply(target, patch):
-    if isinstance(patch, dict) and "$replace" in patch and len(patch) == 1:
-        return copy.deepcopy(patch["$replace"])
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    out = dict(target)
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = smp_apply(out.get(k), v)
-    return out
+    return merge_patch(target, patch, smp=True)
 
 
 def _pointer(path):
