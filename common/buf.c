@@ -97,6 +97,12 @@ char *buf_detach(struct buf *b, size_t *len)
 		p = calloc(1, 1);
 		if (!p)
 			return NULL;
+	} else if (b->cap > b->len + 1) {
+		/* A detached buffer usually lives on (a queued Event body): give back the slack. */
+		char *q = realloc(p, b->len + 1);
+
+		if (q)
+			p = q;
 	}
 	if (len)
 		*len = b->len;

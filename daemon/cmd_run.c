@@ -46,11 +46,13 @@
 /*
  * Verdicts kept in memory.  A relist trusts files already on disk by digest, so
  * the cache only saves work for content seen in several ConfigMaps and for
- * invalid profiles seen again; a docker-default-sized verdict with its findings
- * is about 7 KiB, and 1,024 of them cost 7 MiB of peak RSS in bench_daemon.py.
+ * invalid profiles seen again.  Bounded by bytes as well as by count: a
+ * docker-default-sized verdict with its findings is about 6 KiB, a clean one a
+ * few hundred bytes, and every KiB here is peak RSS (bench/results-daemon.md).
  */
-#define PROFILE_CACHE_SIZE 128
-#define LOOP_SLICE_MS	   1000
+#define PROFILE_CACHE_SIZE  1024
+#define PROFILE_CACHE_BYTES (256 * 1024)
+#define LOOP_SLICE_MS	    1000
 
 struct run;
 
@@ -351,27 +353,36 @@ static void after_change(struct run *run)
 	       "written", n3, "removed", n4, (char *)NULL);
 }
 
+/* One entry of the store walk at a relist: into the sync table. */
+static int disk_entry(void *ctx, const struct store_entry *e, struct diag *d)
+{
+	struct watch_ctx *w = ctx;
+	int r;
+
+	if (e->type == STORE_ENTRY_OTHER)
+		log_kv(LOG_LVL_WARN, "not a regular file, left alone", "namespace", e->ns,
+		       "configmap", e->cm, "key", e->key, (char *)NULL);
+	r = sync_table_disk_entry(w->run->table, w->ns, e);
+	if (r < 0)
+		return diag_set(d, r, "out of memory reading the profiles on disk");
+	return 0;
+}
+
 static void cb_relist_begin(void *ctx)
 {
 	struct watch_ctx *w = ctx;
 	struct run *run = w->run;
-	struct store_entry *e = NULL;
 	struct diag d;
-	size_t n = 0, i;
 
 	w->gen = sync_table_next_gen(run->table);
-	if (store_list(run->store, w->ns, &e, &n, &d) < 0) {
+	/* Walked, not listed: at 10,000 files a listing would be a 6 MiB array. */
+	sync_table_disk_begin(run->table, w->ns);
+	if (store_walk(run->store, w->ns, disk_entry, w, &d) < 0) {
 		log_kv(LOG_LVL_ERROR, "cannot list the profiles on disk", "error", d.msg,
 		       (char *)NULL);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		if (e[i].type == STORE_ENTRY_OTHER)
-			log_kv(LOG_LVL_WARN, "not a regular file, left alone", "namespace", e[i].ns,
-			       "configmap", e[i].cm, "key", e[i].key, (char *)NULL);
-	if (sync_table_refresh_disk(run->table, w->ns, e, n) < 0)
-		log_kv(LOG_LVL_ERROR, "out of memory reading the profiles on disk", (char *)NULL);
-	free(e);
+	sync_table_disk_end(run->table, w->ns);
 }
 
 static void cb_relist_object(void *ctx, const struct k8s_object *o)
@@ -468,7 +479,6 @@ static int start_pods(struct run *run, struct diag *d)
 		.kubelet_dir = run->cfg.kubelet_dir,
 		.namespaces = (const char *const *)run->cfg.namespaces,
 		.n_namespaces = run->cfg.n_namespaces,
-		.store = run->store,
 		.table = run->table,
 		.report = &run->report,
 		.changed = pods_changed,
@@ -545,10 +555,11 @@ static int start(struct run *run)
 		return EXIT_USAGE;
 	}
 	if (metrics_new(&run->metrics) < 0 || sync_table_new(&run->table) < 0 ||
-	    profile_cache_new(PROFILE_CACHE_SIZE, &run->cache) < 0) {
+	    profile_cache_new(PROFILE_CACHE_SIZE, PROFILE_CACHE_THREAD, &run->cache) < 0) {
 		log_kv(LOG_LVL_ERROR, "out of memory", (char *)NULL);
 		return EXIT_USAGE;
 	}
+	profile_cache_limit_bytes(run->cache, PROFILE_CACHE_BYTES);
 	r = store_open(run->cfg.kubelet_dir, run->cfg.wait_lock ? STORE_WAIT_LOCK : 0, &run->store,
 		       &d);
 	if (r == -EWOULDBLOCK) {

@@ -28,7 +28,6 @@ struct podwatch {
 	const char *kubelet_dir;
 	const char *const *namespaces;
 	size_t n_namespaces;
-	struct store *store;
 	const struct sync_table *table;
 	struct report *report;
 	void (*changed)(void *ctx);
@@ -38,10 +37,6 @@ struct podwatch {
 	bool released;
 	bool dirty;
 	double first_change, last_change; /* monotonic seconds; 0: not yet known */
-	/* The profiles on disk, listed once per check for "did you mean". */
-	struct store_entry *disk;
-	size_t n_disk;
-	bool disk_listed;
 };
 
 static double mono_now(void)
@@ -189,7 +184,6 @@ int podwatch_new(const struct podwatch_opts *opts, struct podwatch **out, struct
 	pw->kubelet_dir = opts->kubelet_dir ? opts->kubelet_dir : "/var/lib/kubelet";
 	pw->namespaces = opts->namespaces;
 	pw->n_namespaces = opts->namespaces ? opts->n_namespaces : 0;
-	pw->store = opts->store;
 	pw->table = opts->table;
 	pw->report = opts->report;
 	pw->changed = opts->changed;
@@ -207,7 +201,6 @@ void podwatch_free(struct podwatch *pw)
 	if (!pw)
 		return;
 	pods_free(pw->pods);
-	free(pw->disk);
 	free(pw->node);
 	free(pw->selector);
 	free(pw);
@@ -548,31 +541,23 @@ static enum pods_lookup lookup(void *ctx, const char *path)
 	return PODS_PATH_UNKNOWN;
 }
 
-/* The closest profile on disk to @wrong, into @s. */
-static const char *suggest(struct podwatch *pw, const char *wrong, struct pods_suggest *s)
+static void offer(void *ctx, const char *ns, const char *cm, const char *key)
 {
 	char cand[PODS_PATH_MAX];
-	struct diag d;
-	size_t i;
 
-	if (!pw->disk_listed) {
-		pw->disk_listed = true;
-		if (pw->store && store_list(pw->store, NULL, &pw->disk, &pw->n_disk, &d) < 0) {
-			log_kv(LOG_LVL_WARN, "cannot list the profiles on disk", "error", d.msg,
-			       LOG_END);
-			pw->disk = NULL;
-			pw->n_disk = 0;
-		}
-	}
+	if (profile_path(cand, sizeof(cand), ns, cm, key) == 0)
+		pods_suggest_offer(ctx, cand);
+}
+
+/*
+ * The closest profile on disk to @wrong, into @s.  The sync table knows every
+ * file of the watched namespaces: asking it costs no I/O and no listing.
+ */
+static const char *suggest(struct podwatch *pw, const char *wrong, struct pods_suggest *s)
+{
 	pods_suggest_init(s, wrong);
-	for (i = 0; i < pw->n_disk; i++) {
-		const struct store_entry *e = &pw->disk[i];
-
-		if (e->type != STORE_ENTRY_FILE || !e->key[0])
-			continue;
-		if (profile_path(cand, sizeof(cand), e->ns, e->cm, e->key) == 0)
-			pods_suggest_offer(s, cand);
-	}
+	if (pw->table)
+		sync_table_files(pw->table, offer, s);
 	return pods_suggest_best(s);
 }
 
@@ -631,8 +616,4 @@ void podwatch_tick(struct podwatch *pw, double now, bool synced)
 	if (r < 0)
 		log_kv(LOG_LVL_ERROR, "cannot check the pods' profiles", "error", strerror(-r),
 		       LOG_END);
-	free(pw->disk);
-	pw->disk = NULL;
-	pw->n_disk = 0;
-	pw->disk_listed = false;
 }

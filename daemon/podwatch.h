@@ -45,9 +45,9 @@ struct podwatch_opts {
 	const char *kubelet_dir;       /* for the expected file in messages */
 	const char *const *namespaces; /* the ConfigMap watch's namespaces; NULL: all */
 	size_t n_namespaces;
-	struct store *store;		/* borrowed: the existing profiles, for "did you mean" */
-	const struct sync_table *table; /* borrowed: what is desired and whether it is valid */
-	struct report *report;		/* borrowed: Events and metrics */
+	const struct sync_table
+		*table;	       /* borrowed: what is desired, whether valid, what is on disk */
+	struct report *report; /* borrowed: Events and metrics */
 	/* Called after each batch of pod callbacks (the daemon's "something changed"). */
 	void (*changed)(void *ctx);
 	void *changed_ctx;

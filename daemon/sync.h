@@ -53,6 +53,7 @@ struct sync_key {
 	enum sync_state state;
 	uint8_t digest[SHA256_LEN]; /* of the content last seen in the API */
 	bool has_file;
+	bool mark; /* private: scratch of sync_apply() and sync_table_refresh_disk() */
 	uint8_t file_digest[SHA256_LEN]; /* of the file on disk (the last good content) */
 };
 
@@ -109,6 +110,26 @@ unsigned sync_table_next_gen(struct sync_table *t);
  */
 int sync_table_refresh_disk(struct sync_table *t, const char *ns, const struct store_entry *entries,
 			    size_t n);
+
+/*
+ * sync_table_refresh_disk() in three steps, for a caller that walks the store
+ * (store_walk()) instead of holding its listing: begin, one call per entry,
+ * end.  A failed sync_table_disk_entry() (-ENOMEM) leaves the refresh
+ * unfinished; end must not follow it, as with a failed refresh_disk.
+ */
+void sync_table_disk_begin(struct sync_table *t, const char *ns);
+int sync_table_disk_entry(struct sync_table *t, const char *ns, const struct store_entry *e);
+void sync_table_disk_end(struct sync_table *t, const char *ns);
+
+typedef void (*sync_file_fn)(void *ctx, const char *ns, const char *cm, const char *key);
+
+/**
+ * sync_table_files() - every file the table knows is on disk, in no order
+ *
+ * What the table learnt from the last store walk of each scope and from every
+ * write and removal since, without touching the disk.
+ */
+void sync_table_files(const struct sync_table *t, sync_file_fn fn, void *ctx);
 
 /**
  * sync_table_vanish() - the diff after a relist of scope @ns (NULL: every namespace)

@@ -112,11 +112,30 @@ void profile_verdict_free(struct profile_verdict *v);
  */
 struct profile_cache;
 
-/** profile_cache_new() - a cache holding at most @max verdicts (least recently used goes) */
-int profile_cache_new(size_t max, struct profile_cache **out);
+/* profile_cache_new() flag: compile on a thread of the cache's own (see profile.c for why). */
+#define PROFILE_CACHE_THREAD 1u
+
+/**
+ * profile_cache_new() - a cache holding at most @max verdicts (least recently used goes)
+ * @flags: 0 or PROFILE_CACHE_THREAD; with it, profile_cache_check() hands each
+ *         compile to the cache's own thread and waits for it
+ *
+ * Return: 0, -EINVAL for a bad @max or @flags, -ENOMEM, or the negative errno
+ * of a failed pthread_create().
+ */
+int profile_cache_new(size_t max, unsigned flags, struct profile_cache **out);
 
 /** profile_cache_free() - free the cache and every verdict in it; NULL is a no-op */
 void profile_cache_free(struct profile_cache *c);
+
+/**
+ * profile_cache_limit_bytes() - also keep the cached verdicts under @max_bytes (0: no limit)
+ *
+ * Verdicts differ in size by a hundredfold (a clean profile against one with
+ * forty findings), so a count alone bounds memory badly.  The newest verdict
+ * always stays, whatever its size.
+ */
+void profile_cache_limit_bytes(struct profile_cache *c, size_t max_bytes);
 
 /**
  * profile_cache_check() - profile_check() through the cache

@@ -56,6 +56,15 @@ struct store {
 	unsigned char *iobuf; /* IOBUF_SIZE bytes */
 };
 
+/* A walk in progress: each entry is built in @e and handed to @fn. */
+struct walker {
+	store_walk_fn fn;
+	void *ctx;
+	size_t n; /* entries handed out so far */
+	struct store_entry e;
+};
+
+/* What store_list() collects. */
 struct entry_list {
 	struct store_entry *v;
 	size_t n;
@@ -932,34 +941,34 @@ static void copy_name(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static int list_push(struct entry_list *l, enum store_entry_type type, const char *ns,
-		     const char *cm, const char *key, struct store_entry **added, struct diag *d)
+/* Start the next entry of the walk in w->e. */
+static struct store_entry *entry_start(struct walker *w, enum store_entry_type type, const char *ns,
+				       const char *cm, const char *key)
 {
-	struct store_entry *e;
+	struct store_entry *e = &w->e;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-
-		if (l->n >= STORE_LIST_MAX)
-			return diag_set(d, -E2BIG, "more than %d entries in the store",
-					STORE_LIST_MAX);
-		if (cap > STORE_LIST_MAX)
-			cap = STORE_LIST_MAX;
-		e = realloc(l->v, cap * sizeof(*e));
-		if (!e)
-			return diag_set(d, -ENOMEM, "out of memory");
-		l->v = e;
-		l->cap = cap;
-	}
-	e = &l->v[l->n++];
 	memset(e, 0, sizeof(*e));
 	e->type = type;
 	copy_name(e->ns, sizeof(e->ns), ns);
 	copy_name(e->cm, sizeof(e->cm), cm);
 	copy_name(e->key, sizeof(e->key), key);
-	if (added)
-		*added = e;
-	return 0;
+	return e;
+}
+
+/* Hand w->e to the caller; at most STORE_LIST_MAX entries are, whatever the disk holds. */
+static int entry_emit(struct walker *w, struct diag *d)
+{
+	if (w->n >= STORE_LIST_MAX)
+		return diag_set(d, -E2BIG, "more than %d entries in the store", STORE_LIST_MAX);
+	w->n++;
+	return w->fn(w->ctx, &w->e, d);
+}
+
+static int entry_other(struct walker *w, const char *ns, const char *cm, const char *key,
+		       struct diag *d)
+{
+	(void)entry_start(w, STORE_ENTRY_OTHER, ns, cm, key);
+	return entry_emit(w, d);
 }
 
 /*
@@ -1021,7 +1030,7 @@ out:
 	return r;
 }
 
-static int list_cm(struct store *s, struct entry_list *l, int cmfd, const char *ns, const char *cm,
+static int list_cm(struct store *s, struct walker *w, int cmfd, const char *ns, const char *cm,
 		   struct diag *d)
 {
 	char what[WHAT_MAX];
@@ -1034,7 +1043,6 @@ static int list_cm(struct store *s, struct entry_list *l, int cmfd, const char *
 	if (!dir)
 		return diag_set(d, r, "cannot read '%s': %s", what, strerror(-r));
 	for (;;) {
-		struct store_entry *added;
 		const char *name;
 
 		errno = 0;
@@ -1049,11 +1057,12 @@ static int list_cm(struct store *s, struct entry_list *l, int cmfd, const char *
 		if (is_dot(name) || name[0] == ',')
 			continue;
 		if (!key_ok(name, strlen(name)) || entry_type(dirfd(dir), e) != S_IFREG) {
-			r = list_push(l, STORE_ENTRY_OTHER, ns, cm, name, NULL, d);
+			r = entry_other(w, ns, cm, name, d);
 		} else {
-			r = list_push(l, STORE_ENTRY_FILE, ns, cm, name, &added, d);
+			r = digest_file(s, dirfd(dir), name,
+					entry_start(w, STORE_ENTRY_FILE, ns, cm, name), what, d);
 			if (r == 0)
-				r = digest_file(s, dirfd(dir), name, added, what, d);
+				r = entry_emit(w, d);
 		}
 		if (r < 0)
 			break;
@@ -1076,7 +1085,7 @@ static int list_subdir(struct store *s, int dfd, const char *name, const char *w
 	return fd;
 }
 
-static int list_ns(struct store *s, struct entry_list *l, int nsfd, const char *ns, struct diag *d)
+static int list_ns(struct store *s, struct walker *w, int nsfd, const char *ns, struct diag *d)
 {
 	char what[WHAT_MAX];
 	struct dirent *e;
@@ -1103,15 +1112,15 @@ static int list_ns(struct store *s, struct entry_list *l, int nsfd, const char *
 		if (is_dot(name) || name[0] == ',')
 			continue;
 		if (!dns_subdomain_ok(name, strlen(name)) || entry_type(dirfd(dir), e) != S_IFDIR) {
-			r = list_push(l, STORE_ENTRY_OTHER, ns, name, "", NULL, d);
+			r = entry_other(w, ns, name, "", d);
 		} else {
 			fd = list_subdir(s, dirfd(dir), name, what, d);
 			if (fd == -1)
-				r = list_push(l, STORE_ENTRY_OTHER, ns, name, "", NULL, d);
+				r = entry_other(w, ns, name, "", d);
 			else if (fd < -2)
 				r = fd;
 			else if (fd >= 0) {
-				r = list_cm(s, l, fd, ns, name, d);
+				r = list_cm(s, w, fd, ns, name, d);
 				(void)close(fd);
 			}
 		}
@@ -1135,44 +1144,40 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 /* One namespace directory, or an OTHER entry when its name is taken by something else. */
-static int list_one_ns(struct store *s, struct entry_list *l, int dfd, const char *ns,
-		       struct diag *d)
+static int list_one_ns(struct store *s, struct walker *w, int dfd, const char *ns, struct diag *d)
 {
 	int fd, r;
 
 	fd = list_subdir(s, dfd, ns, "operator", d);
 	if (fd == -1)
-		return list_push(l, STORE_ENTRY_OTHER, ns, "", "", NULL, d);
+		return entry_other(w, ns, "", "", d);
 	if (fd == -2)
 		return 0;
 	if (fd < 0)
 		return fd;
-	r = list_ns(s, l, fd, ns, d);
+	r = list_ns(s, w, fd, ns, d);
 	(void)close(fd);
 	return r;
 }
 
-int store_list(struct store *s, const char *ns, struct store_entry **out, size_t *n, struct diag *d)
+int store_walk(struct store *s, const char *ns, store_walk_fn fn, void *ctx, struct diag *d)
 {
-	struct entry_list l = { NULL, 0, 0 };
+	struct walker w = { fn, ctx, 0, { 0 } };
 	struct dirent *e;
 	DIR *dir = NULL;
 	int r = 0;
 
-	if (!s || !out || !n)
-		return diag_set(d, -EINVAL, "store_list: bad arguments");
+	if (!s || !fn)
+		return diag_set(d, -EINVAL, "store_walk: bad arguments");
 	if (ns) {
 		r = store_check_name(ns, NULL, NULL, d);
 		if (r < 0)
 			return r;
-		r = list_one_ns(s, &l, s->dirfd, ns, d);
-		goto out;
+		return list_one_ns(s, &w, s->dirfd, ns, d);
 	}
 	dir = dir_stream(s, s->dirfd, &r);
-	if (!dir) {
-		r = diag_set(d, r, "cannot read '%s': %s", s->path, strerror(-r));
-		goto out;
-	}
+	if (!dir)
+		return diag_set(d, r, "cannot read '%s': %s", s->path, strerror(-r));
 	for (;;) {
 		const char *name;
 
@@ -1190,15 +1195,44 @@ int store_list(struct store *s, const char *ns, struct store_entry **out, size_t
 			continue;
 		if (strnlen(name, STORE_NS_MAX + 1) > STORE_NS_MAX ||
 		    !dns_label_ok(name, strlen(name)) || entry_type(dirfd(dir), e) != S_IFDIR)
-			r = list_push(&l, STORE_ENTRY_OTHER, name, "", "", NULL, d);
+			r = entry_other(&w, name, "", "", d);
 		else
-			r = list_one_ns(s, &l, dirfd(dir), name, d);
+			r = list_one_ns(s, &w, dirfd(dir), name, d);
 		if (r < 0)
 			break;
 	}
-out:
-	if (dir)
-		(void)closedir(dir);
+	(void)closedir(dir);
+	return r;
+}
+
+static int collect(void *ctx, const struct store_entry *e, struct diag *d)
+{
+	struct entry_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct store_entry *v;
+
+		if (cap > STORE_LIST_MAX)
+			cap = STORE_LIST_MAX;
+		v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return diag_set(d, -ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *e;
+	return 0;
+}
+
+int store_list(struct store *s, const char *ns, struct store_entry **out, size_t *n, struct diag *d)
+{
+	struct entry_list l = { NULL, 0, 0 };
+	int r;
+
+	if (!s || !out || !n)
+		return diag_set(d, -EINVAL, "store_list: bad arguments");
+	r = store_walk(s, ns, collect, &l, d);
 	if (r < 0) {
 		free(l.v);
 		return r;

@@ -159,6 +159,20 @@ struct store_entry {
 int store_list(struct store *s, const char *ns, struct store_entry **out, size_t *n,
 	       struct diag *d);
 
+/*
+ * store_walk() callback: @e is valid only during the call; a negative return
+ * (with @d set) stops the walk and is what store_walk() returns.
+ */
+typedef int (*store_walk_fn)(void *ctx, const struct store_entry *e, struct diag *d);
+
+/**
+ * store_walk() - store_list() without the array: each entry, in directory order, to @fn
+ *
+ * What the daemon uses at every relist: the listing of 10,000 files would be
+ * a 6 MiB array.  Return: 0, @fn's negative return, or another negative errno.
+ */
+int store_walk(struct store *s, const char *ns, store_walk_fn fn, void *ctx, struct diag *d);
+
 /**
  * store_state_get() - the validator version recorded in operator/.seccomp-syncd
  * @buf: receives it ("" when there is no state file)

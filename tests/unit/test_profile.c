@@ -719,7 +719,9 @@ static void test_arch_normalize(void **state)
 	profile_verdict_free(v);
 }
 
-static void test_cache(void **state)
+static char *read_data(const char *name, size_t *len);
+
+static void cache_run(unsigned flags)
 {
 	static const char a[] = "{" D "}", b[] = "{\"defaultAction\":\"SCMP_ACT_KILL\"}",
 			  c[] = "{\"defaultAction\":\"SCMP_ACT_LOG\"}";
@@ -730,9 +732,9 @@ static void test_cache(void **state)
 	struct diag d;
 	bool hit = true;
 
-	(void)state;
-	assert_int_equal(profile_cache_new(0, &cache), -EINVAL);
-	assert_int_equal(profile_cache_new(2, &cache), 0);
+	assert_int_equal(profile_cache_new(0, flags, &cache), -EINVAL);
+	assert_int_equal(profile_cache_new(2, flags | 0x80, &cache), -EINVAL);
+	assert_int_equal(profile_cache_new(2, flags, &cache), 0);
 	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &va, &hit, &d), 0);
 	assert_false(hit);
 	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
@@ -782,6 +784,76 @@ static void test_cache(void **state)
 	profile_cache_free(cache);
 	profile_cache_free(NULL);
 	profile_verdict_free(NULL);
+
+	/* A byte limit evicts by size; the newest verdict stays even when it alone is over. */
+	assert_int_equal(profile_cache_new(8, flags, &cache), 0);
+	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
+	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
+	assert_false(hit);
+	profile_cache_limit_bytes(cache, 1);
+	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
+	assert_true(hit);
+	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
+	assert_false(hit);
+	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
+	assert_true(hit);
+	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
+	assert_false(hit);
+	profile_cache_limit_bytes(cache, 0);
+	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
+	assert_false(hit);
+	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
+	assert_true(hit);
+	profile_cache_free(cache);
+}
+
+static void test_cache(void **state)
+{
+	(void)state;
+	cache_run(0);
+}
+
+/* The compile thread changes where a compile runs, never its verdict. */
+static void test_cache_thread(void **state)
+{
+	const struct profile_verdict *cv;
+	struct profile_verdict *v = NULL;
+	struct profile_cache *cache = NULL;
+	struct diag d;
+	size_t len, i;
+	char *data;
+	bool hit;
+
+	(void)state;
+	cache_run(PROFILE_CACHE_THREAD);
+	data = read_data("docker-default.json", &len);
+	assert_int_equal(profile_check(data, len, NULL, &v, &d), 0);
+	assert_int_equal(profile_cache_new(4, PROFILE_CACHE_THREAD, &cache), 0);
+	assert_int_equal(profile_cache_check(cache, data, len, NULL, &cv, &hit, &d), 0);
+	assert_false(hit);
+	assert_int_equal(cv->valid, v->valid);
+	assert_int_equal(cv->bpf_instructions, v->bpf_instructions);
+	assert_memory_equal(cv->digest, v->digest, SHA256_LEN);
+	assert_int_equal(cv->n_errors, v->n_errors);
+	assert_int_equal(cv->n_warnings, v->n_warnings);
+	assert_true(v->n_warnings > 10);
+	for (i = 0; i < v->n_warnings; i++) {
+		assert_string_equal(cv->warnings[i].path, v->warnings[i].path);
+		assert_string_equal(cv->warnings[i].message, v->warnings[i].message);
+		assert_int_equal(cv->warnings[i].code, v->warnings[i].code);
+		assert_int_equal(cv->warnings[i].view, v->warnings[i].view);
+	}
+	assert_int_equal(cv->n_arches, v->n_arches);
+	for (i = 0; i < v->n_arches; i++)
+		assert_string_equal(cv->arches[i], v->arches[i]);
+	/* An error from the compile thread comes back with its message. */
+	assert_int_equal(profile_cache_check(cache, data, len, &(struct profile_opts){ "vax" }, &cv,
+					     &hit, &d),
+			 -EINVAL);
+	assert_non_null(strstr(d.msg, "vax"));
+	profile_cache_free(cache);
+	profile_verdict_free(v);
+	free(data);
 }
 
 static char *read_data(const char *name, size_t *len)
@@ -997,11 +1069,12 @@ static void test_prefixes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_findings),       cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_bpf_limit),      cmocka_unit_test(test_go_semantics),
-		cmocka_unit_test(test_views),	       cmocka_unit_test(test_arch_normalize),
-		cmocka_unit_test(test_cache),	       cmocka_unit_test(test_shared_profiles),
-		cmocka_unit_test(test_docker_default), cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_findings),	cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_bpf_limit),	cmocka_unit_test(test_go_semantics),
+		cmocka_unit_test(test_views),		cmocka_unit_test(test_arch_normalize),
+		cmocka_unit_test(test_cache),		cmocka_unit_test(test_cache_thread),
+		cmocka_unit_test(test_shared_profiles), cmocka_unit_test(test_docker_default),
+		cmocka_unit_test(test_prefixes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1240,6 +1240,26 @@ static const struct store_entry *find(const struct store_entry *v, size_t n, con
 	return NULL;
 }
 
+/* store_walk() callback: count entries, check each against a store_list() array. */
+struct walk_check {
+	const struct store_entry *v;
+	size_t n, seen, stop_at;
+};
+
+static int walk_cb(void *ctx, const struct store_entry *e, struct diag *d)
+{
+	struct walk_check *w = ctx;
+	const struct store_entry *x = find(w->v, w->n, e->ns, e->cm, e->key);
+
+	assert_non_null(x);
+	assert_int_equal(x->type, e->type);
+	assert_int_equal(x->size, e->size);
+	assert_memory_equal(x->digest, e->digest, SHA256_LEN);
+	if (++w->seen == w->stop_at)
+		return diag_set(d, -ECANCELED, "stop after %zu", w->seen);
+	return 0;
+}
+
 static void test_list(void **state)
 {
 	struct fx *f = *state;
@@ -1318,6 +1338,24 @@ static void test_list(void **state)
 			assert_int_equal(e->type, STORE_ENTRY_OTHER);
 			assert_memory_equal(e->digest, zero, SHA256_LEN);
 		}
+	}
+	/* The walk hands out exactly the listed entries; a callback error stops it. */
+	{
+		struct walk_check w = { v, n, 0, 0 };
+
+		assert_int_equal(store_walk(s, NULL, walk_cb, &w, &d), 0);
+		assert_int_equal(w.seen, n);
+		w.seen = 0;
+		assert_int_equal(store_walk(s, "a", walk_cb, &w, &d), 0);
+		assert_int_equal(w.seen, 8);
+		w.seen = 0;
+		w.stop_at = 3;
+		assert_int_equal(store_walk(s, NULL, walk_cb, &w, &d), -ECANCELED);
+		assert_int_equal(w.seen, 3);
+		assert_string_equal(d.msg, "stop after 3");
+		assert_int_equal(store_walk(s, NULL, NULL, &w, &d), -EINVAL);
+		assert_int_equal(store_walk(NULL, NULL, walk_cb, &w, &d), -EINVAL);
+		assert_int_equal(store_walk(s, "Upper", walk_cb, &w, &d), -EINVAL);
 	}
 	free(v);
 	v = NULL;

@@ -923,6 +923,16 @@ static int drop_all(void *ctx, const struct sync_removal *r)
 	return 1;
 }
 
+static void count_file(void *ctx, const char *ns, const char *cm, const char *key)
+{
+	unsigned *n = ctx;
+
+	assert_string_equal(ns, "ns");
+	assert_true(!strncmp(cm, "cm-", 3));
+	assert_string_equal(key, "k");
+	(*n)++;
+}
+
 static void test_many(void **state)
 {
 	struct sync_opts opts = { .annotation = ANNOT };
@@ -951,12 +961,18 @@ static void test_many(void **state)
 	assert_int_equal(sync_table_count(t, SYNC_VALID), 5000);
 	assert_non_null(sync_table_find(t, "ns", "cm-4321"));
 	assert_null(sync_table_find(t, "ns", "cm-5000"));
+	sync_table_files(t, count_file, &n);
+	assert_int_equal(n, 5000);
+	n = 0;
 	gen = sync_table_next_gen(t);
 	assert_int_equal(sync_table_vanish(t, NULL, gen), 5000);
 	assert_int_equal(sync_table_count(t, SYNC_VALID), 0);
 	assert_int_equal(sync_table_removals(t, drop_all, &n), 5000);
 	assert_int_equal(n, 5000);
 	assert_int_equal(sync_table_size(t), 0);
+	n = 0;
+	sync_table_files(t, count_file, &n);
+	assert_int_equal(n, 0);
 	sync_table_free(t);
 }
 
