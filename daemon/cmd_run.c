@@ -51,7 +51,7 @@
  * few hundred bytes, and every KiB here is peak RSS (bench/results-daemon.md).
  */
 #define PROFILE_CACHE_SIZE  1024
-#define PROFILE_CACHE_BYTES (256 * 1024)
+#define PROFILE_CACHE_BYTES (128 * 1024)
 #define LOOP_SLICE_MS	    1000
 
 struct run;

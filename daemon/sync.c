@@ -18,30 +18,28 @@ struct sync_table {
 	uint64_t count[SYNC_N_STATES];
 };
 
-/*
- * Per-record bookkeeping that callers never see: a record made from a disk
- * listing waits in limbo until the relist of its scope ends, so that a removal
- * walk triggered by another watch cannot remove a file whose ConfigMap simply
- * has not been listed yet.
- */
-struct sync_cm_priv {
-	struct sync_cm pub;
-	bool limbo;
-	const char *why; /* static: why its files are pending removal */
-	char *ids;	 /* the allocation pub.uid and pub.rv point into */
-	/*
-	 * The namespace and the name, which never change, share the record's
-	 * allocation: at 10,000 ConfigMaps every chunk per record is 0.3 MiB of
-	 * the daemon's peak RSS (bench/results-daemon.md).
-	 */
-	char names[];
+/* Why a record's files are pending removal: an index into whys[]. */
+enum why {
+	WHY_ORPHAN = 0,
+	WHY_VANISHED,
+	WHY_KEY,
+	WHY_DELETED,
+	WHY_UNANNOTATED,
 };
 
-#define PRIV(c) ((struct sync_cm_priv *)(c))
+static const char *const whys[] = {
+	[WHY_ORPHAN] = "no configmap for this file",
+	[WHY_VANISHED] = "configmap no longer listed",
+	[WHY_KEY] = "key removed from the configmap",
+	[WHY_DELETED] = "configmap deleted",
+	[WHY_UNANNOTATED] = "annotation removed or not \"true\"",
+};
 
-static const char WHY_ORPHAN[] = "no configmap for this file";
-static const char WHY_VANISHED[] = "configmap no longer listed";
-static const char WHY_KEY[] = "key removed from the configmap";
+/* A record: the public part, then its namespace and name (which never change). */
+struct sync_rec {
+	struct sync_cm pub;
+	char names[];
+};
 
 const char *sync_state_name(enum sync_state s)
 {
@@ -92,7 +90,40 @@ int sync_table_new(struct sync_table **out)
 static void key_release(struct sync_key *k)
 {
 	free(k->name);
+	free(k->file_digest);
 	k->name = NULL;
+	k->file_digest = NULL;
+}
+
+/* The file holds exactly the content last seen (@k->digest). */
+static void key_file_is_digest(struct sync_key *k)
+{
+	free(k->file_digest);
+	k->file_digest = NULL;
+	k->file_is_digest = true;
+}
+
+/*
+ * The file holds @digest, which is not @k->digest.  Out of memory, the file's
+ * digest is forgotten: the key is then never trusted, only checked again.
+ */
+static void key_file_other(struct sync_key *k, const uint8_t digest[SHA256_LEN])
+{
+	k->file_is_digest = false;
+	if (!k->file_digest)
+		k->file_digest = malloc(SHA256_LEN);
+	if (k->file_digest)
+		memcpy(k->file_digest, digest, SHA256_LEN);
+}
+
+/* Whether the file of @k holds content of @digest. */
+static bool key_file_holds(const struct sync_key *k, const uint8_t digest[SHA256_LEN])
+{
+	if (!k->has_file)
+		return false;
+	if (k->file_is_digest)
+		return !memcmp(k->digest, digest, SHA256_LEN);
+	return k->file_digest && !memcmp(k->file_digest, digest, SHA256_LEN);
 }
 
 static void cm_free(struct sync_cm *c)
@@ -104,8 +135,8 @@ static void cm_free(struct sync_cm *c)
 	for (i = 0; i < c->n_keys; i++)
 		key_release(&c->keys[i]);
 	free(c->keys);
-	free(PRIV(c)->ids);
-	free(PRIV(c));
+	free(c->ids);
+	free(c);
 }
 
 void sync_table_free(struct sync_table *t)
@@ -205,7 +236,7 @@ static int grow(struct sync_table *t)
 /* The record of @ns/@name, created (not selected, no keys) when absent. */
 static int cm_get(struct sync_table *t, const char *ns, const char *name, struct sync_cm **out)
 {
-	struct sync_cm_priv *p = NULL;
+	struct sync_rec *p = NULL;
 	struct sync_cm **slot;
 	size_t nl, ml;
 	int r;
@@ -228,7 +259,7 @@ static int cm_get(struct sync_table *t, const char *ns, const char *name, struct
 		return -ENOMEM;
 	p->pub.ns = memcpy(p->names, ns, nl);
 	p->pub.name = memcpy(p->names + nl, name, ml);
-	p->why = WHY_ORPHAN;
+	p->pub.why = WHY_ORPHAN;
 	*slot = &p->pub;
 	t->size++;
 	*out = &p->pub;
@@ -334,7 +365,7 @@ int sync_table_disk_entry(struct sync_table *t, const char *ns, const struct sto
 	if (r < 0)
 		return r;
 	if (!c->uid && !c->selected && c->gen != t->gen)
-		PRIV(c)->limbo = true;
+		c->limbo = true;
 	contrib(t, c, -1);
 	k = key_find(c, e->key);
 	if (!k) {
@@ -345,7 +376,12 @@ int sync_table_disk_entry(struct sync_table *t, const char *ns, const struct sto
 		}
 	}
 	k->has_file = true;
-	memcpy(k->file_digest, e->digest, SHA256_LEN);
+	if (!k->known)
+		memcpy(k->digest, e->digest, SHA256_LEN); /* see struct sync_key */
+	if (!memcmp(k->digest, e->digest, SHA256_LEN))
+		key_file_is_digest(k);
+	else
+		key_file_other(k, e->digest);
 	k->mark = true;
 	key_settle(k);
 	contrib(t, c, +1);
@@ -428,13 +464,13 @@ size_t sync_table_vanish(struct sync_table *t, const char *ns, unsigned gen)
 		for (c = t->buckets[b]; c; c = c->next) {
 			if (!in_scope(c, ns) || c->gen == gen)
 				continue;
-			if (!c->selected && !PRIV(c)->limbo)
+			if (!c->selected && !c->limbo)
 				continue;
 			contrib(t, c, -1);
 			if (c->selected)
-				PRIV(c)->why = WHY_VANISHED;
+				c->why = WHY_VANISHED;
 			c->selected = false;
-			PRIV(c)->limbo = false;
+			c->limbo = false;
 			n++;
 		}
 	}
@@ -484,7 +520,7 @@ static void decide(const struct sync_cm *rec, const struct sync_key *rk, bool ui
 	bool file_is_it;
 
 	st->had_file = rk && rk->has_file;
-	file_is_it = st->had_file && !memcmp(rk->file_digest, st->digest, SHA256_LEN);
+	file_is_it = st->had_file && key_file_holds(rk, st->digest);
 	(void)rec;
 	if (!rk) {
 		st->op = SYNC_OP_CHECK;
@@ -548,7 +584,7 @@ int sync_plan_object(const struct sync_table *t, const struct k8s_object *o, boo
 		if (!rec)
 			return 0;
 		plan->kind = SYNC_PLAN_REMOVE;
-		plan->reason = deleted ? "configmap deleted" : "annotation removed or not \"true\"";
+		plan->reason = whys[deleted ? WHY_DELETED : WHY_UNANNOTATED];
 		for (i = 0; i < rec->n_keys; i++) {
 			struct sync_step *st;
 
@@ -630,11 +666,24 @@ static int set_ids(struct sync_cm *c, const char *uid, const char *rv)
 		memcpy(block, uid ? uid : "", ul + 1);
 		memcpy(block + ul + 1, rv ? rv : "", rl + 1);
 	}
-	free(PRIV(c)->ids);
-	PRIV(c)->ids = block;
+	free(c->ids);
+	c->ids = block;
 	c->uid = uid ? block : NULL;
 	c->rv = rv ? block + ul + 1 : NULL;
 	return 0;
+}
+
+/* @k's content is now @digest; the file keeps what it held. */
+static void key_see(struct sync_key *k, const uint8_t digest[SHA256_LEN])
+{
+	if (memcmp(k->digest, digest, SHA256_LEN) != 0) {
+		if (k->has_file && k->file_is_digest)
+			key_file_other(k, k->digest);
+		memcpy(k->digest, digest, SHA256_LEN);
+		if (k->has_file && k->file_digest && !memcmp(k->file_digest, digest, SHA256_LEN))
+			key_file_is_digest(k);
+	}
+	k->known = true;
 }
 
 /* Record one step's outcome in key @k (of a selected ConfigMap). */
@@ -646,8 +695,8 @@ static void apply_step(struct sync_key *k, const struct sync_step *st)
 	case SYNC_OUT_TRUSTED:
 		k->state = SYNC_VALID;
 		k->has_file = true;
-		memcpy(k->file_digest, st->digest, SHA256_LEN);
 		memcpy(k->digest, st->digest, SHA256_LEN);
+		key_file_is_digest(k);
 		k->known = true;
 		k->failed = false;
 		break;
@@ -655,21 +704,18 @@ static void apply_step(struct sync_key *k, const struct sync_step *st)
 	case SYNC_OUT_INVALID:
 		if (st->outcome == SYNC_OUT_INVALID_REMOVED)
 			k->has_file = false;
-		memcpy(k->digest, st->digest, SHA256_LEN);
-		k->known = true;
+		key_see(k, st->digest);
 		k->failed = false;
 		k->state = k->has_file ? SYNC_STALE : SYNC_INVALID;
 		break;
 	case SYNC_OUT_FAILED:
 	case SYNC_OUT_PENDING:
-		memcpy(k->digest, st->digest, SHA256_LEN);
-		k->known = true;
+		key_see(k, st->digest);
 		k->failed = true;
 		k->state = k->has_file ? SYNC_STALE : SYNC_INVALID;
 		break;
 	case SYNC_OUT_REFUSED:
-		memcpy(k->digest, st->digest, SHA256_LEN);
-		k->known = true;
+		key_see(k, st->digest);
 		k->refused = true;
 		k->state = k->has_file ? SYNC_STALE : SYNC_INVALID;
 		break;
@@ -685,8 +731,10 @@ static int apply_remove(struct sync_table *t, struct sync_cm *c, const struct sy
 
 	contrib(t, c, -1);
 	c->selected = false;
-	PRIV(c)->limbo = false;
-	PRIV(c)->why = plan->reason ? plan->reason : WHY_VANISHED;
+	c->limbo = false;
+	c->why = plan->reason == whys[WHY_DELETED]	 ? WHY_DELETED
+		 : plan->reason == whys[WHY_UNANNOTATED] ? WHY_UNANNOTATED
+							 : WHY_VANISHED;
 	for (i = 0; i < c->n_keys; i++)
 		c->keys[i].desired = false;
 	for (j = 0; j < plan->n_steps; j++) {
@@ -741,8 +789,8 @@ int sync_apply(struct sync_table *t, const struct k8s_object *o, const struct sy
 	}
 	c->selected = true;
 	c->gen = gen;
-	PRIV(c)->limbo = false;
-	PRIV(c)->why = WHY_KEY;
+	c->limbo = false;
+	c->why = WHY_KEY;
 	for (i = 0; i < c->n_keys; i++) {
 		c->keys[i].mark = false;
 		if (plan->uid_changed) {
@@ -809,7 +857,7 @@ int sync_table_removals(struct sync_table *t, sync_remove_fn fn, void *ctx)
 		while (*p) {
 			struct sync_cm *c = *p;
 
-			if (PRIV(c)->limbo) {
+			if (c->limbo) {
 				p = &c->next;
 				continue;
 			}
@@ -826,7 +874,7 @@ int sync_table_removals(struct sync_table *t, sync_remove_fn fn, void *ctx)
 					rm.key = k->name;
 					rm.uid = c->uid;
 					rm.rv = c->rv;
-					rm.reason = c->selected ? WHY_KEY : PRIV(c)->why;
+					rm.reason = whys[c->selected ? WHY_KEY : c->why];
 					r = fn(ctx, &rm);
 					if (r < 0) {
 						contrib(t, c, +1);

@@ -46,15 +46,23 @@ enum sync_state {
 
 struct sync_key {
 	char *name;
+	/*
+	 * Of the content last seen in the API; while !@known, of the file on disk.
+	 * @file_is_digest: the file holds exactly @digest, the common case; else
+	 * @file_digest holds the file's digest (NULL: not known, so never trusted).
+	 * One digest per key instead of two is a third of the sync table at 10,000
+	 * ConfigMaps (bench/results-daemon.md).
+	 */
+	uint8_t digest[SHA256_LEN];
+	uint8_t *file_digest;
 	bool desired; /* present in the ConfigMap as last seen */
 	bool known;  /* @digest is the digest of the content last seen (else: only disk is known) */
 	bool failed; /* the last check or write failed: try again next time */
 	bool refused; /* the key name fails the store's policy: never written */
-	enum sync_state state;
-	uint8_t digest[SHA256_LEN]; /* of the content last seen in the API */
 	bool has_file;
-	bool mark; /* private: scratch of sync_apply() and sync_table_refresh_disk() */
-	uint8_t file_digest[SHA256_LEN]; /* of the file on disk (the last good content) */
+	bool file_is_digest;
+	bool mark;     /* private: scratch of sync_apply() and sync_table_refresh_disk() */
+	uint8_t state; /* enum sync_state */
 };
 
 struct sync_cm {
@@ -62,11 +70,19 @@ struct sync_cm {
 	char *name;
 	char *uid; /* NULL: known only from files on disk */
 	char *rv;
-	bool selected; /* the ConfigMap exists, carries the annotation and passed the name policy */
-	unsigned gen;  /* the relist generation that last saw it */
 	struct sync_key *keys;
-	size_t n_keys;
 	struct sync_cm *next; /* hash chain (private) */
+	char *ids;	      /* private: the allocation @uid and @rv point into */
+	unsigned gen;	      /* the relist generation that last saw it */
+	uint32_t n_keys;
+	bool selected; /* the ConfigMap exists, carries the annotation and passed the name policy */
+	/*
+	 * Private: made from a disk listing, it waits until the relist of its scope
+	 * ends, so that a removal walk triggered by another watch cannot remove a
+	 * file whose ConfigMap simply has not been listed yet.
+	 */
+	bool limbo;
+	uint8_t why; /* private: why its files are pending removal */
 };
 
 struct sync_table;
