@@ -387,12 +387,18 @@ static void loose_free(struct profile_verdict *v)
 	free(v);
 }
 
+/* Length of a finding's string with its NUL; a missing one packs as "". */
+static size_t str_size(const char *s)
+{
+	return (s ? strlen(s) : 0) + 1;
+}
+
 static char *pack_str(char **at, const char *s)
 {
-	size_t n = strlen(s) + 1;
+	size_t n = str_size(s);
 	char *out = *at;
 
-	memcpy(out, s, n);
+	memcpy(out, s ? s : "", n);
 	*at += n;
 	return out;
 }
@@ -423,11 +429,11 @@ static size_t packed_size(const struct profile_verdict *v)
 	size += (v->n_errors + v->n_warnings) * sizeof(struct profile_finding);
 	size += v->n_arches * sizeof(char *);
 	for (i = 0; i < v->n_errors; i++)
-		size += strlen(v->errors[i].path) + strlen(v->errors[i].message) + 2;
+		size += str_size(v->errors[i].path) + str_size(v->errors[i].message);
 	for (i = 0; i < v->n_warnings; i++)
-		size += strlen(v->warnings[i].path) + strlen(v->warnings[i].message) + 2;
+		size += str_size(v->warnings[i].path) + str_size(v->warnings[i].message);
 	for (i = 0; i < v->n_arches; i++)
-		size += strlen(v->arches[i]) + 1;
+		size += str_size(v->arches[i]);
 	return size;
 }
 
@@ -814,6 +820,10 @@ int profile_cache_check(struct profile_cache *c, const void *data, size_t len,
 		r = cworker_check(c->worker, data, len, opts, &v, d);
 	else
 		r = profile_check(data, len, opts, &v, d);
+	if (r >= 0 && !v) {
+		(void)diag_set(d, -EIO, "cannot check profile: no verdict");
+		r = -EIO;
+	}
 	if (r < 0) {
 		free(e);
 		return r;
