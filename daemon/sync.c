@@ -20,16 +20,16 @@ struct sync_table {
 
 /* Why a record's files are pending removal: an index into whys[]. */
 enum why {
-	WHY_ORPHAN = 0,
-	WHY_VANISHED,
+	WHY_VANISHED = 0, /* also what a plan without a reason records */
+	WHY_ORPHAN,
 	WHY_KEY,
 	WHY_DELETED,
 	WHY_UNANNOTATED,
 };
 
 static const char *const whys[] = {
-	[WHY_ORPHAN] = "no configmap for this file",
 	[WHY_VANISHED] = "configmap no longer listed",
+	[WHY_ORPHAN] = "no configmap for this file",
 	[WHY_KEY] = "key removed from the configmap",
 	[WHY_DELETED] = "configmap deleted",
 	[WHY_UNANNOTATED] = "annotation removed or not \"true\"",
@@ -520,7 +520,7 @@ static void decide(const struct sync_cm *rec, const struct sync_key *rk, bool ui
 	bool file_is_it;
 
 	st->had_file = rk && rk->has_file;
-	file_is_it = st->had_file && key_file_holds(rk, st->digest);
+	file_is_it = rk && key_file_holds(rk, st->digest);
 	(void)rec;
 	if (!rk) {
 		st->op = SYNC_OP_CHECK;
@@ -584,7 +584,8 @@ int sync_plan_object(const struct sync_table *t, const struct k8s_object *o, boo
 		if (!rec)
 			return 0;
 		plan->kind = SYNC_PLAN_REMOVE;
-		plan->reason = whys[deleted ? WHY_DELETED : WHY_UNANNOTATED];
+		plan->why = deleted ? WHY_DELETED : WHY_UNANNOTATED;
+		plan->reason = whys[plan->why];
 		for (i = 0; i < rec->n_keys; i++) {
 			struct sync_step *st;
 
@@ -732,9 +733,7 @@ static int apply_remove(struct sync_table *t, struct sync_cm *c, const struct sy
 	contrib(t, c, -1);
 	c->selected = false;
 	c->limbo = false;
-	c->why = plan->reason == whys[WHY_DELETED]	 ? WHY_DELETED
-		 : plan->reason == whys[WHY_UNANNOTATED] ? WHY_UNANNOTATED
-							 : WHY_VANISHED;
+	c->why = plan->why;
 	for (i = 0; i < c->n_keys; i++)
 		c->keys[i].desired = false;
 	for (j = 0; j < plan->n_steps; j++) {

@@ -13,7 +13,8 @@
  *     validator has not changed), CHECK (validate, then write), REMOVE or
  *     REFUSE; the caller does the I/O, records each step's outcome and hands
  *     the plan back to sync_apply(), which updates the table.
- *   - sync_table_refresh_disk() feeds a store listing in at every relist, so a
+ *   - sync_table_disk_begin/entry/end() take in a walk of the store at every
+ *     relist (sync_table_refresh_disk() does the same from a listing), so a
  *     file that vanished or changed on disk is written again and a file that
  *     nobody wants any more becomes a pending removal (the reconcile).
  *   - sync_table_vanish() is the diff after a relist: every ConfigMap of the
@@ -61,7 +62,7 @@ struct sync_key {
 	bool refused; /* the key name fails the store's policy: never written */
 	bool has_file;
 	bool file_is_digest;
-	bool mark;     /* private: scratch of sync_apply() and sync_table_refresh_disk() */
+	bool mark;     /* private: scratch of sync_apply() and the disk refresh */
 	uint8_t state; /* enum sync_state */
 };
 
@@ -201,6 +202,7 @@ enum sync_plan_kind {
 struct sync_plan {
 	enum sync_plan_kind kind;
 	const char *reason;	 /* SYNC_PLAN_REMOVE: why ("configmap deleted", ...) */
+	uint8_t why;		 /* private: @reason as sync.c records it (0: "no longer listed") */
 	bool uid_changed;	 /* a record existed under another uid */
 	struct sync_step *steps; /* owned; freed by sync_plan_release() */
 	size_t n_steps;
