@@ -295,7 +295,7 @@ static int remove_pending(void *ctx, const struct sync_removal *rm)
 
 	if (stop_requested)
 		return 0;
-	if (podwatch_keep(run->podwatch, &cm, rec && rec->selected, rm->key))
+	if (podwatch_keep(run->podwatch, &cm, rec && sync_cm_selected(rec), rm->key))
 		return 0; /* retained: a pod on this node uses it */
 	r = store_remove(run->store, rm->ns, rm->cm, rm->key, &d);
 	if (r < 0) {

@@ -476,19 +476,12 @@ static bool watched(const struct podwatch *pw, const char *ns, size_t len)
 	return false;
 }
 
-static const struct sync_key *find_key(const struct sync_cm *c, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < c->n_keys; i++)
-		if (!strcmp(c->keys[i].name, key))
-			return &c->keys[i];
-	return NULL;
-}
-
-/* The record and key of a cleaned operator/<ns>/<cm>/<key> path, or NULL. */
-static const struct sync_key *key_of(const struct podwatch *pw, const char *path,
-				     const struct sync_cm **rec)
+/*
+ * The record and key of a cleaned operator/<ns>/<cm>/<key> path into @rec and
+ * @k; Return: false when the table has no such key.
+ */
+static bool key_of(const struct podwatch *pw, const char *path, const struct sync_cm **rec,
+		   struct sync_key *k)
 {
 	char ns[PODS_NS_MAX + 1], cm[PODS_NAME_MAX + 1];
 	const char *p = path + strlen(PODS_PREFIX), *s1, *s2;
@@ -499,16 +492,16 @@ static const struct sync_key *key_of(const struct podwatch *pw, const char *path
 	s2 = s1 ? strchr(s1 + 1, '/') : NULL;
 	if (!s1 || !s2 || strchr(s2 + 1, '/') || (size_t)(s1 - p) > PODS_NS_MAX ||
 	    (size_t)(s2 - s1 - 1) > PODS_NAME_MAX)
-		return NULL;
+		return false;
 	memcpy(ns, p, (size_t)(s1 - p));
 	ns[s1 - p] = '\0';
 	memcpy(cm, s1 + 1, (size_t)(s2 - s1 - 1));
 	cm[s2 - s1 - 1] = '\0';
 	c = pw->table ? sync_table_find(pw->table, ns, cm) : NULL;
 	if (!c)
-		return NULL;
+		return false;
 	*rec = c;
-	return find_key(c, s2 + 1);
+	return sync_cm_key(c, s2 + 1, k);
 }
 
 static enum pods_lookup lookup(void *ctx, const char *path)
@@ -516,20 +509,19 @@ static enum pods_lookup lookup(void *ctx, const char *path)
 	const struct podwatch *pw = ctx;
 	const char *p = path + strlen(PODS_PREFIX);
 	const struct sync_cm *c;
-	const struct sync_key *k;
+	struct sync_key k;
 
 	if (!watched(pw, p, strcspn(p, "/")))
 		return PODS_PATH_UNKNOWN;
-	k = key_of(pw, path, &c);
-	if (!k)
+	if (!key_of(pw, path, &c, &k))
 		return PODS_PATH_MISSING;
-	if (!c->selected || !k->desired)
-		return k->has_file ? PODS_PATH_OK : PODS_PATH_MISSING;
-	if (k->refused)
+	if (!sync_cm_selected(c) || !k.desired)
+		return k.has_file ? PODS_PATH_OK : PODS_PATH_MISSING;
+	if (k.refused)
 		return PODS_PATH_INVALID;
-	if (k->failed)
+	if (k.failed)
 		return PODS_PATH_UNKNOWN; /* a check or write that failed is retried */
-	switch (k->state) {
+	switch (k.state) {
 	case SYNC_VALID:
 		return PODS_PATH_OK;
 	case SYNC_INVALID:
@@ -569,7 +561,7 @@ static int report_finding(void *ctx, const struct pods_finding *f)
 	const char *reason, *path;
 	struct pods_suggest s;
 	const struct sync_cm *c;
-	const struct sync_key *k;
+	struct sync_key k;
 	int r;
 
 	switch (f->reason) {
@@ -580,9 +572,8 @@ static int report_finding(void *ctx, const struct pods_finding *f)
 		path = f->paths[0];
 		break;
 	case PODS_REASON_INVALID:
-		k = key_of(pw, f->paths[0], &c);
-		podwatch_invalid_message(f->paths[0], k && k->has_file, f->n_paths - 1, msg,
-					 sizeof(msg));
+		podwatch_invalid_message(f->paths[0], key_of(pw, f->paths[0], &c, &k) && k.has_file,
+					 f->n_paths - 1, msg, sizeof(msg));
 		reason = REPORT_INVALID;
 		path = f->paths[0];
 		break;

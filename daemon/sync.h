@@ -45,45 +45,20 @@ enum sync_state {
 	SYNC_N_STATES,
 };
 
-struct sync_key {
-	char *name;
-	/*
-	 * Of the content last seen in the API; while !@known, of the file on disk.
-	 * @file_is_digest: the file holds exactly @digest, the common case; else
-	 * @file_digest holds the file's digest (NULL: not known, so never trusted).
-	 * One digest per key instead of two is a third of the sync table at 10,000
-	 * ConfigMaps (bench/results-daemon.md).
-	 */
-	uint8_t digest[SHA256_LEN];
-	uint8_t *file_digest;
-	bool desired; /* present in the ConfigMap as last seen */
-	bool known;  /* @digest is the digest of the content last seen (else: only disk is known) */
-	bool failed; /* the last check or write failed: try again next time */
-	bool refused; /* the key name fails the store's policy: never written */
-	bool has_file;
-	bool file_is_digest;
-	bool mark;     /* private: scratch of sync_apply() and the disk refresh */
-	uint8_t state; /* enum sync_state */
-};
+/*
+ * A ConfigMap's record in the table.  Opaque: the table packs each record into
+ * one allocation (sync.c says how), so it is read through sync_cm_*().
+ */
+struct sync_cm;
 
-struct sync_cm {
-	char *ns;
-	char *name;
-	char *uid; /* NULL: known only from files on disk */
-	char *rv;
-	struct sync_key *keys;
-	struct sync_cm *next; /* hash chain (private) */
-	char *ids;	      /* private: the allocation @uid and @rv point into */
-	unsigned gen;	      /* the relist generation that last saw it */
-	uint32_t n_keys;
-	bool selected; /* the ConfigMap exists, carries the annotation and passed the name policy */
-	/*
-	 * Private: made from a disk listing, it waits until the relist of its scope
-	 * ends, so that a removal walk triggered by another watch cannot remove a
-	 * file whose ConfigMap simply has not been listed yet.
-	 */
-	bool limbo;
-	uint8_t why; /* private: why its files are pending removal */
+/* One key of a record, as sync_cm_key() and sync_cm_key_at() read it out. */
+struct sync_key {
+	const char *name; /* borrowed from the table until its next change */
+	bool desired;	  /* present in the ConfigMap as last seen */
+	bool has_file;	  /* a file for it is on disk */
+	bool failed;	  /* the last check or write failed: tried again next time */
+	bool refused;	  /* the key name fails the store's policy: never written */
+	enum sync_state state;
 };
 
 struct sync_table;
@@ -96,6 +71,18 @@ void sync_table_free(struct sync_table *t);
 
 /** sync_table_find() - the record of @ns/@name, or NULL; borrowed until the next change */
 const struct sync_cm *sync_table_find(const struct sync_table *t, const char *ns, const char *name);
+
+/** sync_cm_selected() - the ConfigMap exists, carries the annotation and passed the name policy */
+bool sync_cm_selected(const struct sync_cm *c);
+
+/** sync_cm_n_keys() - how many keys the record holds (desired ones and files pending removal) */
+size_t sync_cm_n_keys(const struct sync_cm *c);
+
+/** sync_cm_key_at() - key @i (below sync_cm_n_keys()) into @out */
+void sync_cm_key_at(const struct sync_cm *c, size_t i, struct sync_key *out);
+
+/** sync_cm_key() - the key named @name into @out; Return: false when the record has none */
+bool sync_cm_key(const struct sync_cm *c, const char *name, struct sync_key *out);
 
 /** sync_table_size() - the number of ConfigMap records (selected or waiting for removal) */
 size_t sync_table_size(const struct sync_table *t);

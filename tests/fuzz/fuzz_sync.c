@@ -19,7 +19,9 @@
 
 static const char *const nss[] = { "a", "b", "Bad_NS" };
 static const char *const names[] = { "x", "y", "../z", "w" };
-static const char *const uids[] = { "u1", "u2" };
+/* Text uids, and UUIDs that sync.c keeps as 16 bytes. */
+static const char *const uids[] = { "u1", "u2", "0f8e2c1a-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+				    "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d" };
 static const char *const keys[] = { "k1.json", "k2.json", "..bad", "k3" };
 static const char *const bodies[] = { "A", "B", "BAD", "C" };
 
@@ -108,7 +110,7 @@ static void event(struct sync_table *t, struct disk *dk, struct input *in, bool 
 	memset(&o, 0, sizeof(o));
 	o.ns = nss[take(in) % 3];
 	o.name = names[take(in) % 4];
-	o.uid = uids[take(in) % 2];
+	o.uid = uids[take(in) % 4];
 	o.resource_version = "1";
 	if (take(in) % 4) {
 		o.annotations = &ann;
@@ -180,11 +182,15 @@ static void recount(const struct sync_table *t)
 		for (b = 0; b < 4; b++) {
 			const struct sync_cm *c = sync_table_find(t, nss[a], names[b]);
 
-			if (!c || !c->selected)
+			if (!c || !sync_cm_selected(c))
 				continue;
-			for (i = 0; i < c->n_keys; i++)
-				if (c->keys[i].desired)
-					n[c->keys[i].state]++;
+			for (i = 0; i < sync_cm_n_keys(c); i++) {
+				struct sync_key k;
+
+				sync_cm_key_at(c, i, &k);
+				if (k.desired)
+					n[k.state]++;
+			}
 		}
 	for (i = 0; i < SYNC_N_STATES; i++)
 		if (n[i] != sync_table_count(t, i))

@@ -857,6 +857,22 @@ static void test_plan_steps(void **state)
 	sync_table_free(t);
 }
 
+/* An annotated ConfigMap ns/@name (uid "u", resourceVersion "1") with @n data keys. */
+static void annotated(struct k8s_object *o, struct k8s_pair *ann, const char *name,
+		      struct k8s_pair *data, size_t n)
+{
+	memset(o, 0, sizeof(*o));
+	o->kind = K8S_KIND_CONFIGMAP;
+	o->ns = "ns";
+	o->name = name;
+	o->uid = "u";
+	o->resource_version = "1";
+	o->annotations = ann;
+	o->n_annotations = 1;
+	o->data = data;
+	o->n_data = n;
+}
+
 static void test_refusal_reasons(void **state)
 {
 	struct sync_opts opts = { .annotation = ANNOT };
@@ -870,21 +886,13 @@ static void test_refusal_reasons(void **state)
 
 	(void)state;
 	assert_int_equal(sync_table_new(&t), 0);
-	memset(&o, 0, sizeof(o));
-	o.ns = "ns";
-	o.name = "cm";
-	o.uid = "u";
-	o.resource_version = "1";
-	o.annotations = &ann;
-	o.n_annotations = 1;
 	many = calloc(SYNC_MAX_KEYS + 1, sizeof(*many));
 	assert_non_null(many);
 	for (i = 0; i <= SYNC_MAX_KEYS; i++) {
 		many[i].key = "k";
 		many[i].value = "";
 	}
-	o.data = many;
-	o.n_data = SYNC_MAX_KEYS + 1;
+	annotated(&o, &ann, "cm", many, SYNC_MAX_KEYS + 1);
 	assert_int_equal(sync_plan_object(t, &o, false, &opts, &plan, &d), 0);
 	assert_int_equal(plan.kind, SYNC_PLAN_REFUSED);
 	assert_non_null(strstr(plan.refusal.msg, "keys"));
@@ -1020,6 +1028,185 @@ static void test_removal_callback_results(void **state)
 	sync_table_free(t);
 }
 
+/*
+ * The packed records (sync.c): a uid and resourceVersion come back exactly as
+ * they went in, whether the uid is kept as a UUID's 16 bytes or as text; keys
+ * dropped in place leave the others' names and file digests intact; a record
+ * too big to pack is refused and leaves the table as it was.
+ */
+struct seen {
+	char keys[16][16];
+	char uid[64], rv[16];
+	bool null_ids;
+	unsigned n;
+	bool keep_even; /* keep k0, k2, ... pending */
+};
+
+static int record_removal(void *ctx, const struct sync_removal *r)
+{
+	struct seen *s = ctx;
+
+	assert_true(s->n < 16);
+	snprintf(s->keys[s->n++], sizeof(s->keys[0]), "%s", r->key);
+	snprintf(s->uid, sizeof(s->uid), "%s", r->uid ? r->uid : "");
+	snprintf(s->rv, sizeof(s->rv), "%s", r->rv ? r->rv : "");
+	s->null_ids = !r->uid && !r->rv;
+	return !(s->keep_even && (r->key[1] - '0') % 2 == 0);
+}
+
+/* Apply @b with every CHECK written and every REMOVE deferred. */
+static void apply_all(struct sync_table *t, struct built *b, const struct sync_opts *opts,
+		      unsigned gen)
+{
+	struct sync_plan plan;
+	struct diag d;
+	size_t i;
+
+	assert_int_equal(sync_plan_object(t, &b->o, false, opts, &plan, &d), 0);
+	for (i = 0; i < plan.n_steps; i++)
+		plan.steps[i].outcome = plan.steps[i].op == SYNC_OP_CHECK    ? SYNC_OUT_WRITTEN
+					: plan.steps[i].op == SYNC_OP_REMOVE ? SYNC_OUT_DEFERRED
+									     : SYNC_OUT_PENDING;
+	assert_int_equal(sync_apply(t, &b->o, &plan, gen, &d), 0);
+	sync_plan_release(&plan);
+}
+
+static void check_ids_round_trip(const char *uid, const char *rv)
+{
+	struct sync_opts opts = { .annotation = ANNOT };
+	struct obj s = A("ns", "cm", uid, rv, "k0=a,k1=b,k2=c,k3=d,k4=e");
+	struct seen seen = { .keep_even = true };
+	struct sync_table *t;
+	struct sync_key k;
+	struct built b;
+	unsigned gen;
+
+	assert_int_equal(sync_table_new(&t), 0);
+	build(&b, &s);
+	apply_all(t, &b, &opts, sync_table_next_gen(t));
+	gen = sync_table_next_gen(t);
+	assert_int_equal(sync_table_vanish(t, NULL, gen), 1);
+	/* k1 and k3 go, in place; k0, k2 and k4 stay pending, their names intact. */
+	assert_int_equal(sync_table_removals(t, record_removal, &seen), 2);
+	assert_int_equal(seen.n, 5);
+	assert_string_equal(seen.uid, uid);
+	assert_string_equal(seen.rv, rv ? rv : "");
+	assert_int_equal(sync_cm_n_keys(sync_table_find(t, "ns", "cm")), 3);
+	assert_true(sync_cm_key(sync_table_find(t, "ns", "cm"), "k0", &k) && k.has_file);
+	assert_true(sync_cm_key(sync_table_find(t, "ns", "cm"), "k4", &k) && k.has_file);
+	assert_false(sync_cm_key(sync_table_find(t, "ns", "cm"), "k3", &k));
+	seen.n = 0;
+	seen.keep_even = false;
+	assert_int_equal(sync_table_removals(t, record_removal, &seen), 3);
+	assert_string_equal(seen.uid, uid);
+	assert_int_equal(sync_table_size(t), 0);
+	sync_table_free(t);
+}
+
+static void test_packed_records(void **state)
+{
+	struct sync_opts opts = { .annotation = ANNOT, .trust_disk = true };
+	struct store_entry e;
+	struct sync_table *t;
+	struct sync_plan plan;
+	struct seen seen = { 0 };
+	struct built b;
+	struct diag d;
+	unsigned gen;
+
+	(void)state;
+	check_ids_round_trip("0f8e2c1a-3b4d-4e5f-8a9b-0c1d2e3f4a5b", "123456"); /* 16 bytes */
+	check_ids_round_trip("0F8E2C1A-3B4D-4E5F-8A9B-0C1D2E3F4A5B", "7");	/* text */
+	check_ids_round_trip("0f8e2c1a-3b4d-4e5f-8a9b-0c1d2e3f4a5", "7");	/* text */
+	check_ids_round_trip("not-a-uuid", NULL);
+
+	/* Known only from disk: no uid, no resourceVersion. */
+	assert_int_equal(sync_table_new(&t), 0);
+	memset(&e, 0, sizeof(e));
+	e.type = STORE_ENTRY_FILE;
+	strcpy(e.ns, "ns");
+	strcpy(e.cm, "gone");
+	strcpy(e.key, "k1");
+	gen = sync_table_next_gen(t);
+	assert_int_equal(sync_table_refresh_disk(t, NULL, &e, 1), 0);
+	assert_int_equal(sync_table_vanish(t, NULL, gen), 1); /* its wait for the relist ends */
+	assert_int_equal(sync_table_removals(t, record_removal, &seen), 1);
+	assert_true(seen.null_ids);
+	sync_table_free(t);
+
+	/*
+	 * A stale key keeps its file's digest across in-place drops of the keys
+	 * before it: going back to the good version is then trusted.
+	 */
+	assert_int_equal(sync_table_new(&t), 0);
+	gen = sync_table_next_gen(t);
+	{
+		struct obj s1 = A("ns", "cm", "u", "1", "k0=a,k1=good,k2=c");
+		struct obj s2 = A("ns", "cm", "u", "2", "k0=a,k1=BAD,k2=c");
+		struct obj s3 = A("ns", "cm", "u", "3", "k1=BAD");
+		struct obj s4 = A("ns", "cm", "u", "4", "k1=good");
+		struct sync_key k;
+
+		build(&b, &s1);
+		apply_all(t, &b, &opts, gen);
+		build(&b, &s2);
+		assert_int_equal(sync_plan_object(t, &b.o, false, &opts, &plan, &d), 0);
+		assert_int_equal(plan.n_steps, 3);
+		assert_int_equal(plan.steps[1].op, SYNC_OP_CHECK);
+		plan.steps[1].outcome = SYNC_OUT_INVALID;
+		assert_int_equal(sync_apply(t, &b.o, &plan, gen, &d), 0);
+		sync_plan_release(&plan);
+		assert_true(sync_cm_key(sync_table_find(t, "ns", "cm"), "k1", &k));
+		assert_int_equal(k.state, SYNC_STALE);
+		build(&b, &s3);
+		apply_all(t, &b, &opts, gen); /* k0 and k2 pending removal */
+		seen.n = 0;
+		assert_int_equal(sync_table_removals(t, record_removal, &seen), 2);
+		assert_int_equal(sync_cm_n_keys(sync_table_find(t, "ns", "cm")), 1);
+		build(&b, &s4);
+		assert_int_equal(sync_plan_object(t, &b.o, false, &opts, &plan, &d), 0);
+		assert_int_equal(plan.n_steps, 1);
+		assert_int_equal(plan.steps[0].op, SYNC_OP_TRUST);
+		sync_plan_release(&plan);
+	}
+	sync_table_free(t);
+
+	/* Too big to pack (1,024 keys of 8 KiB names): refused, the table as it was. */
+	{
+		enum { N = SYNC_MAX_KEYS, LEN = 8192 };
+		struct k8s_pair ann = { ANNOT, "true", 4 };
+		struct k8s_pair *pairs = calloc(N, sizeof(*pairs));
+		char *names = malloc((size_t)N * LEN);
+		struct k8s_object o;
+		size_t i;
+
+		assert_non_null(pairs);
+		assert_non_null(names);
+		for (i = 0; i < N; i++) {
+			char *nm = names + i * LEN;
+
+			memset(nm, 'k', LEN - 1);
+			snprintf(nm, 16, "%05zu", i);
+			nm[5] = 'k';
+			nm[LEN - 1] = '\0';
+			pairs[i].key = nm;
+			pairs[i].value = "v";
+			pairs[i].value_len = 1;
+		}
+		annotated(&o, &ann, "huge", pairs, N);
+		assert_int_equal(sync_table_new(&t), 0);
+		assert_int_equal(sync_plan_object(t, &o, false, &opts, &plan, &d), 0);
+		assert_int_equal(plan.n_steps, N);
+		assert_int_equal(sync_apply(t, &o, &plan, sync_table_next_gen(t), &d), -E2BIG);
+		assert_non_null(strstr(d.msg, "huge"));
+		sync_plan_release(&plan);
+		assert_int_equal(sync_table_size(t), 0);
+		sync_table_free(t);
+		free(names);
+		free(pairs);
+	}
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
@@ -1028,6 +1215,7 @@ int main(void)
 		cmocka_unit_test(test_refusal_reasons),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_removal_callback_results),
+		cmocka_unit_test(test_packed_records),
 	};
 	enum {
 		N_CASES = sizeof(cases) / sizeof(cases[0]),
