@@ -127,12 +127,16 @@ static const struct perrno errnos[] = {
 	{ NULL, 0 },
 };
 
-/* A rule as it goes to seccomp_rule_add_array(). */
+/*
+ * A rule as it goes to seccomp_rule_add_array().  Its conditions are in the
+ * plan's @args: most rules have none, and six inline ones made a plan of a
+ * docker-default-sized profile 86 KB instead of 12 (bench/results-daemon.md).
+ */
 struct pentry {
 	int nr;
 	uint32_t action;
-	unsigned n_args;
-	struct scmp_arg_cmp args[6];
+	uint32_t n_args;
+	uint32_t args;	     /* index of the first in the plan's @args */
 	uint32_t rule, name; /* where it came from, for messages */
 };
 
@@ -142,6 +146,8 @@ struct pplan {
 	size_t n_arches;
 	struct pentry *e;
 	size_t n;
+	struct scmp_arg_cmp *args; /* every entry's conditions, in the entries' order */
+	size_t n_args;
 };
 
 /* A compiled plan and what came of it, kept so that the other view can reuse it. */
@@ -320,7 +326,7 @@ struct vstate {
 	struct pfindings *f;
 	size_t errors_before;
 	struct pplan plan;
-	size_t plan_cap;
+	size_t plan_cap, args_cap;
 	struct conflict_slot *slots;
 	size_t slots_cap;
 	bool has_notify;
@@ -458,25 +464,60 @@ static void check_flags(struct vstate *s)
 	}
 }
 
+/*
+ * Room for @need elements of @size in the arena array *@v, which holds @n of
+ * its *@cap: a bigger copy when needed (the arena frees nothing before the
+ * check ends), doubling from @first.  Return: false, with s->err, out of memory.
+ */
+static bool plan_room(struct vstate *s, void **v, size_t *cap, size_t n, size_t need, size_t size,
+		      size_t first)
+{
+	size_t c = *cap ? *cap * 2 : first;
+	void *p;
+
+	if (need <= *cap)
+		return true;
+	while (c < need)
+		c *= 2;
+	p = parena_alloc(s->c->a, c * size);
+	if (!p) {
+		s->err = -ENOMEM;
+		return false;
+	}
+	if (n)
+		memcpy(p, *v, n * size);
+	*v = p;
+	*cap = c;
+	return true;
+}
+
 static struct pentry *plan_add(struct vstate *s)
 {
-	if (s->plan.n == s->plan_cap) {
-		size_t cap = s->plan_cap ? s->plan_cap * 2 : 512;
-		struct pentry *e;
+	void *e = s->plan.e;
 
-		if (s->plan.n >= PLAN_MAX)
-			return NULL;
-		e = parena_alloc(s->c->a, cap * sizeof(*e));
-		if (!e) {
-			s->err = -ENOMEM;
-			return NULL;
-		}
-		if (s->plan.n)
-			memcpy(e, s->plan.e, s->plan.n * sizeof(*e));
-		s->plan.e = e;
-		s->plan_cap = cap;
-	}
+	if (s->plan.n >= PLAN_MAX ||
+	    !plan_room(s, &e, &s->plan_cap, s->plan.n, s->plan.n + 1, sizeof(*s->plan.e), 512))
+		return NULL;
+	s->plan.e = e;
 	return &s->plan.e[s->plan.n++];
+}
+
+/* Append @n conditions for the entry just added, @e.  Return: false when out of memory. */
+static bool plan_add_args(struct vstate *s, struct pentry *e, const struct scmp_arg_cmp *conds,
+			  size_t n)
+{
+	void *a = s->plan.args;
+
+	if (!plan_room(s, &a, &s->args_cap, s->plan.n_args, s->plan.n_args + n,
+		       sizeof(*s->plan.args), 64))
+		return false;
+	s->plan.args = a;
+	e->args = (uint32_t)s->plan.n_args;
+	e->n_args = (uint32_t)n;
+	if (n)
+		memcpy(&s->plan.args[s->plan.n_args], conds, n * sizeof(*conds));
+	s->plan.n_args += n;
+	return true;
 }
 
 static const char *action_name(uint32_t act, char *buf, size_t len)
@@ -842,15 +883,12 @@ static void check_rule(struct vstate *s, size_t ri, uint32_t def_action, size_t 
 			e->action = act;
 			e->rule = (uint32_t)ri;
 			e->name = (uint32_t)j;
-			if (split) {
-				e->n_args = 1;
-				e->args[0] = conds[k];
-			} else {
-				e->n_args = n_conds;
-				memcpy(e->args, conds, n_conds * sizeof(conds[0]));
-			}
-			if (track_conflict(s, e, n_used))
+			if (!plan_add_args(s, e, split ? &conds[k] : conds, split ? 1 : n_conds))
+				return;
+			if (track_conflict(s, e, n_used)) {
 				s->plan.n--;
+				s->plan.n_args -= e->n_args;
+			}
 			if (s->err)
 				return;
 		}
@@ -861,7 +899,8 @@ static bool plan_equal(const struct pplan *x, const struct pplan *y)
 {
 	size_t i;
 
-	if (x->def_action != y->def_action || x->n_arches != y->n_arches || x->n != y->n)
+	if (x->def_action != y->def_action || x->n_arches != y->n_arches || x->n != y->n ||
+	    x->n_args != y->n_args)
 		return false;
 	if (memcmp(x->arches, y->arches, x->n_arches * sizeof(x->arches[0])) != 0)
 		return false;
@@ -870,7 +909,8 @@ static bool plan_equal(const struct pplan *x, const struct pplan *y)
 
 		if (a->nr != b->nr || a->action != b->action || a->n_args != b->n_args ||
 		    a->rule != b->rule || a->name != b->name ||
-		    memcmp(a->args, b->args, a->n_args * sizeof(a->args[0])) != 0)
+		    (a->n_args && memcmp(&x->args[a->args], &y->args[b->args],
+					 a->n_args * sizeof(x->args[0])) != 0))
 			return false;
 	}
 	return true;
@@ -918,7 +958,7 @@ static int compile(struct pcompile_ctx *c, const struct pplan *plan, struct pcom
 		const struct pentry *e = &plan->e[i];
 
 		r = seccomp_rule_add_array(ctx, e->action, e->nr, e->n_args,
-					   e->n_args ? e->args : NULL);
+					   e->n_args ? &plan->args[e->args] : NULL);
 		if (r < 0) {
 			out->rc = r;
 			out->fail_at = i;
@@ -1060,6 +1100,9 @@ int pview_check(struct pcompile_ctx *c, enum profile_view view, const struct pm_
 	}
 	for (i = 0; i < p->n_rules && !s.err; i++)
 		check_rule(&s, i, def_action, &n_used);
+	/* Only the rules needed it: gone before libseccomp's peak, the compile. */
+	free(s.slots);
+	s.slots = NULL;
 	r = s.err;
 	if (r < 0)
 		goto out;
