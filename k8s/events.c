@@ -274,11 +274,35 @@ void k8s_event_item_free(struct k8s_event_item *it)
 {
 	if (!it)
 		return;
-	free(it->ns);
-	free(it->name);
-	free(it->reason);
+	free(it->strings);
 	free(it->body);
 	free(it);
+}
+
+/* Copy the @n strings of @src (NULL stays NULL) into one allocation that @dst point into. */
+static char *pack_strings(const char *const *src, const char **dst, size_t n)
+{
+	size_t size = 1, i;
+	char *block, *at;
+
+	for (i = 0; i < n; i++)
+		if (src[i])
+			size += strlen(src[i]) + 1;
+	block = malloc(size);
+	if (!block)
+		return NULL;
+	at = block;
+	for (i = 0; i < n; i++) {
+		size_t len;
+
+		dst[i] = NULL;
+		if (!src[i])
+			continue;
+		len = strlen(src[i]) + 1;
+		dst[i] = memcpy(at, src[i], len);
+		at += len;
+	}
+	return block;
 }
 
 int k8s_event_queue_init(struct k8s_event_queue *q, size_t cap, unsigned per_minute,
@@ -311,10 +335,9 @@ int k8s_event_queue_push(struct k8s_event_queue *q, const struct k8s_event_post 
 {
 	char name[K8S_EVENT_NAME_MAX + 1] = { 0 };
 	struct k8s_event_item *it = NULL;
-	struct buf body;
+	const char *src[11], *dst[11];
 	int r;
 
-	buf_init(&body, 0);
 	if (q->count >= q->cap) {
 		r = diag_set(d, -ENOBUFS, "event queue is full, dropped %s event for '%s/%s'",
 			     ev->reason ? ev->reason : "", ev->ns ? ev->ns : "",
@@ -322,24 +345,43 @@ int k8s_event_queue_push(struct k8s_event_queue *q, const struct k8s_event_post 
 		goto out;
 	}
 	r = k8s_event_name(ev, name, d);
-	if (r < 0)
-		goto out;
-	r = k8s_event_json(ev, node, now, &body, d);
+	if (r == 0)
+		r = check_event(ev, node, d);
 	if (r < 0)
 		goto out;
 	it = calloc(1, sizeof(*it));
 	if (!it) {
-		r = -ENOMEM;
-		goto out;
-	}
-	it->ns = strdup(ev->ns);
-	it->name = strdup(name);
-	it->reason = strdup(ev->reason);
-	it->body = buf_detach(&body, &it->body_len);
-	if (!it->ns || !it->name || !it->reason || !it->body) {
 		r = diag_set(d, -ENOMEM, "cannot queue the event for '%s/%s'", ev->ns, ev->name);
 		goto out;
 	}
+	src[0] = name;
+	src[1] = ev->ns;
+	src[2] = ev->kind;
+	src[3] = ev->name;
+	src[4] = ev->uid;
+	src[5] = ev->resource_version;
+	src[6] = ev->type;
+	src[7] = ev->reason;
+	src[8] = ev->message;
+	src[9] = ev->dedup;
+	src[10] = node;
+	it->strings = pack_strings(src, dst, 11);
+	if (!it->strings) {
+		r = diag_set(d, -ENOMEM, "cannot queue the event for '%s/%s'", ev->ns, ev->name);
+		goto out;
+	}
+	it->name = dst[0];
+	it->ev.ns = it->ns = dst[1];
+	it->ev.kind = dst[2];
+	it->ev.name = dst[3];
+	it->ev.uid = dst[4];
+	it->ev.resource_version = dst[5];
+	it->ev.type = dst[6];
+	it->ev.reason = it->reason = dst[7];
+	it->ev.message = dst[8];
+	it->ev.dedup = dst[9];
+	it->node = dst[10];
+	it->when = now;
 	it->not_before_ms = now_ms;
 	/* Retries start at a second: events are not worth a tight loop. */
 	k8s_backoff_init(&it->backoff, 1000, 30000, 0);
@@ -348,7 +390,6 @@ int k8s_event_queue_push(struct k8s_event_queue *q, const struct k8s_event_post 
 	it = NULL;
 out:
 	k8s_event_item_free(it);
-	buf_release(&body);
 	return r;
 }
 
@@ -374,6 +415,16 @@ struct k8s_event_item *k8s_event_queue_next(struct k8s_event_queue *q, uint64_t 
 	q->head = (q->head + 1) % q->cap;
 	q->count--;
 	it->attempts++;
+	if (!it->body) {
+		struct buf body;
+		struct diag d;
+
+		/* Checked when queued: only memory can fail here. */
+		buf_init(&body, 0);
+		if (k8s_event_json(&it->ev, it->node, it->when, &body, &d) == 0)
+			it->body = buf_detach(&body, &it->body_len);
+		buf_release(&body);
+	}
 	return it;
 }
 

@@ -74,16 +74,25 @@ void k8s_ratelimit_init(struct k8s_ratelimit *rl, unsigned per_minute, unsigned 
  */
 uint64_t k8s_ratelimit_take(struct k8s_ratelimit *rl, uint64_t now_ms);
 
-/* One queued Event; owned by the queue, or by the loop while it is being sent. */
+/*
+ * One queued Event; owned by the queue, or by the loop while it is being sent.
+ * A queued Event keeps its fields, not its body: a full queue of 256 bodies was
+ * 0.1 MiB more for their JSON alone (bench/results-daemon.md).
+ */
 struct k8s_event_item {
-	char *ns;
-	char *name;   /* the Event's name */
-	char *reason; /* for the event_posted observer */
-	char *body;   /* JSON */
+	const char *ns;
+	const char *name;   /* the Event's name */
+	const char *reason; /* for the event_posted observer */
+	char *body;	    /* JSON, built by k8s_event_queue_next(); NULL out of memory */
 	size_t body_len;
 	unsigned attempts; /* sends so far */
 	uint64_t not_before_ms;
 	struct k8s_backoff backoff;
+	/* Private: what the body is built from; every string is in @strings. */
+	struct k8s_event_post ev;
+	const char *node;
+	time_t when;
+	char *strings;
 };
 
 struct k8s_event_queue {
@@ -102,7 +111,7 @@ int k8s_event_queue_init(struct k8s_event_queue *q, size_t cap, unsigned per_min
 void k8s_event_queue_release(struct k8s_event_queue *q);
 
 /**
- * k8s_event_queue_push() - build an Event (name and body) and queue it
+ * k8s_event_queue_push() - check an Event, name it and queue it
  * @now: wall-clock time stamped on the Event
  * @now_ms: monotonic time
  *
@@ -117,7 +126,9 @@ int k8s_event_queue_push(struct k8s_event_queue *q, const struct k8s_event_post 
  * @wait_ms: set, when NULL is returned and Events are queued, to how long to wait
  *
  * The first queued Event is handed out once its retry time has come and the
- * rate limit allows; the caller then owns it.  Return: the Event, or NULL.
+ * rate limit allows, with its body built; the caller then owns it.  Out of
+ * memory the body is NULL: the caller counts that as a send without an answer.
+ * Return: the Event, or NULL.
  */
 struct k8s_event_item *k8s_event_queue_next(struct k8s_event_queue *q, uint64_t now_ms,
 					    uint64_t *wait_ms);

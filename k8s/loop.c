@@ -623,7 +623,7 @@ static void event_kick(struct k8s_loop *l, uint64_t now, uint64_t *next)
 		return;
 	}
 	buf_init(&path, PATH_MAX_LEN);
-	r = buf_appendf(&path, "/api/v1/namespaces/%s/events", it->ns);
+	r = it->body ? buf_appendf(&path, "/api/v1/namespaces/%s/events", it->ns) : -ENOMEM;
 	ro.method = "POST";
 	ro.path = path.data;
 	ro.body = it->body;

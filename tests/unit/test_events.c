@@ -314,7 +314,9 @@ static void test_queue(void **state)
 
 		(void)snprintf(dedup, sizeof(dedup), "k%d", i);
 		ev.dedup = dedup;
-		assert_int_equal(k8s_event_queue_push(&q, &ev, "n", 0, 0, NULL), 0);
+		/* Stamped when queued (time 1000), sent later. */
+		assert_int_equal(k8s_event_queue_push(&q, &ev, "n", 1000, 0, NULL), 0);
+		assert_null(q.items[i]->body); /* built when handed out, not before */
 	}
 	assert_int_equal(k8s_event_queue_push(&q, &base, "n", 0, 0, &d), -ENOBUFS);
 	assert_non_null(strstr(d.msg, "queue is full"));
@@ -331,12 +333,19 @@ static void test_queue(void **state)
 	}
 	{
 		char want[K8S_EVENT_NAME_MAX + 1];
+		struct buf body;
 
 		ev = base;
 		ev.dedup = "k0";
 		assert_int_equal(k8s_event_name(&ev, want, NULL), 0);
 		assert_string_equal(held[0]->name, want);
 		assert_non_null(strstr(held[0]->body, want));
+		/* The body is the one the Event's own fields and queueing time make. */
+		buf_init(&body, 0);
+		assert_int_equal(k8s_event_json(&ev, "n", 1000, &body, NULL), 0);
+		assert_int_equal(held[0]->body_len, body.len);
+		assert_memory_equal(held[0]->body, body.data, body.len);
+		buf_release(&body);
 	}
 	assert_string_not_equal(held[0]->name, held[1]->name);
 	assert_null(k8s_event_queue_next(&q, 0, &wait));
