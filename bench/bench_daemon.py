@@ -62,10 +62,11 @@ NOTES = """Notes.
   recorded validator version is the current one, so they are trusted; its time is walking
   and hashing the files (streamed into the sync table, never held as a list) plus the list.
 - Peak RSS over the floor, at 10,000 ConfigMaps: the compile's working set (libseccomp's rule
-  database and BPF for three architectures, about 1 MiB, and the parsed profile, 0.3 MiB),
-  the sync table (240 bytes per ConfigMap: one record, its uid and resourceVersion, one key
-  with one digest), the verdict cache (at most 128 KiB), the queued Events (at most 256), and
-  the pages of the daemon's own code, libseccomp and libmicrohttpd that the floor never runs.
+  database and BPF for three architectures, about 1 MiB, and the parsed profile and its plan),
+  the sync table (one packed allocation per ConfigMap: 112 bytes for a one-key ConfigMap, plus
+  its share of the hash buckets), the verdict cache (at most 128 KiB), the queued Events (at
+  most 256, kept as fields; a body is built only to be sent), and the pages of the daemon's
+  own code, libseccomp and libmicrohttpd that the floor never runs.
 - Idle CPU is the Event backlog of the cold start draining at the client-side limit
   (60 per minute, one TLS POST each), not polling.
 """
