@@ -565,7 +565,7 @@ static int grow_slots(struct vstate *s)
 	struct conflict_slot *old = s->slots;
 	size_t old_cap = s->slots_cap, i, j, mask;
 
-	s->slots_cap *= 2;
+	s->slots_cap = old_cap ? old_cap * 2 : 1024;
 	s->slots = calloc(s->slots_cap, sizeof(*s->slots));
 	if (!s->slots) {
 		s->slots = old;
