@@ -238,7 +238,8 @@ void sync_plan_release(struct sync_plan *plan);
 /*
  * One pending removal, as sync_table_removals() hands it to its callback:
  * the record's uid and resourceVersion (NULL when it is known only from disk)
- * let the caller post an Event on the ConfigMap.
+ * let the caller post an Event on the ConfigMap.  Every string is valid only
+ * during the call.
  */
 struct sync_removal {
 	const char *ns;
