@@ -264,11 +264,6 @@ static void kset(struct pkey *k, unsigned flag, bool on)
 	k->flags = on ? k->flags | flag : k->flags & ~flag;
 }
 
-static bool selected(const struct sync_cm *c)
-{
-	return (c->flags & R_SELECTED) != 0;
-}
-
 /* The bytes of @c in use: up to the last key name or file digest. */
 static size_t rec_size(const struct sync_cm *c)
 {
@@ -316,12 +311,13 @@ static void rec_drop_key(struct sync_cm *c, size_t i)
 }
 
 /* A key's state follows from what is known about its content and its file. */
-static void pkey_settle(struct pkey *k)
+static uint8_t settled(uint8_t state, bool has_file, bool refused)
 {
-	if (k->state == SYNC_STALE && !kf(k, K_HAS_FILE))
-		k->state = SYNC_INVALID;
-	else if (k->state == SYNC_INVALID && kf(k, K_HAS_FILE) && !kf(k, K_REFUSED))
-		k->state = SYNC_STALE;
+	if (state == SYNC_STALE && !has_file)
+		return SYNC_INVALID;
+	if (state == SYNC_INVALID && has_file && !refused)
+		return SYNC_STALE;
+	return state;
 }
 
 static void key_unpack(const struct sync_cm *c, size_t i, struct wkey *k)
@@ -489,7 +485,7 @@ unsigned sync_table_next_gen(struct sync_table *t)
 
 bool sync_cm_selected(const struct sync_cm *c)
 {
-	return selected(c);
+	return (c->flags & R_SELECTED) != 0;
 }
 
 size_t sync_cm_n_keys(const struct sync_cm *c)
@@ -535,7 +531,7 @@ static void contrib(struct sync_table *t, const struct sync_cm *c, int sign)
 {
 	size_t i;
 
-	if (!selected(c))
+	if (!sync_cm_selected(c))
 		return;
 	for (i = 0; i < c->n_keys; i++) {
 		const struct pkey *k = &c->keys[i];
@@ -613,7 +609,7 @@ static int work_load(struct work *w, const struct sync_cm *c, const char *ns, co
 	w->uid = rec_uid(c, w->uid_buf);
 	w->rv = rec_rv(c);
 	w->gen = c->gen;
-	w->selected = selected(c);
+	w->selected = sync_cm_selected(c);
 	w->limbo = (c->flags & R_LIMBO) != 0;
 	w->why = c->why;
 	return 0;
@@ -737,14 +733,6 @@ static bool key_file_holds(const struct wkey *k, const uint8_t digest[SHA256_LEN
 	return k->has_file_digest && !memcmp(k->file_digest, digest, SHA256_LEN);
 }
 
-static void key_settle(struct wkey *k)
-{
-	if (k->state == SYNC_STALE && !k->has_file)
-		k->state = SYNC_INVALID;
-	else if (k->state == SYNC_INVALID && k->has_file && !k->refused)
-		k->state = SYNC_STALE;
-}
-
 /* The walks over the table. */
 
 static bool in_scope(const struct sync_cm *c, const char *ns)
@@ -797,7 +785,7 @@ int sync_table_disk_entry(struct sync_table *t, const char *ns, const struct sto
 	else
 		key_file_other(k, e->digest);
 	k->mark = true;
-	key_settle(k);
+	k->state = settled(k->state, k->has_file, k->refused);
 	r = work_store(t, &w);
 	return r == -E2BIG ? 0 : r;
 }
@@ -822,12 +810,13 @@ void sync_table_disk_end(struct sync_table *t, const char *ns)
 
 				if (!kf(k, K_MARK))
 					kset(k, K_HAS_FILE, false);
-				pkey_settle(k);
-				if (!kf(k, K_HAS_FILE) && (!kf(k, K_DESIRED) || !selected(c)))
+				k->state = settled(k->state, kf(k, K_HAS_FILE), kf(k, K_REFUSED));
+				if (!kf(k, K_HAS_FILE) &&
+				    (!kf(k, K_DESIRED) || !sync_cm_selected(c)))
 					rec_drop_key(c, i);
 			}
 			contrib(t, c, +1);
-			if (!c->n_keys && !selected(c)) {
+			if (!c->n_keys && !sync_cm_selected(c)) {
 				rec_unlink(t, p);
 				continue;
 			}
@@ -879,7 +868,7 @@ size_t sync_table_vanish(struct sync_table *t, const char *ns, unsigned gen)
 			if (!(c->flags & (R_SELECTED | R_LIMBO)))
 				continue;
 			contrib(t, c, -1);
-			if (selected(c))
+			if (sync_cm_selected(c))
 				c->why = WHY_VANISHED;
 			c->flags &= (uint8_t) ~(R_SELECTED | R_LIMBO);
 			n++;
@@ -1253,7 +1242,7 @@ int sync_table_removals(struct sync_table *t, sync_remove_fn fn, void *ctx)
 			for (i = c->n_keys; i-- > 0;) {
 				struct sync_removal rm;
 
-				if (selected(c) && kf(&c->keys[i], K_DESIRED))
+				if (sync_cm_selected(c) && kf(&c->keys[i], K_DESIRED))
 					continue;
 				if (kf(&c->keys[i], K_HAS_FILE)) {
 					rm.ns = rec_ns(c);
@@ -1261,7 +1250,7 @@ int sync_table_removals(struct sync_table *t, sync_remove_fn fn, void *ctx)
 					rm.key = key_name(c, i);
 					rm.uid = rec_uid(c, uid);
 					rm.rv = rec_rv(c);
-					rm.reason = whys[selected(c) ? WHY_KEY : c->why];
+					rm.reason = whys[sync_cm_selected(c) ? WHY_KEY : c->why];
 					r = fn(ctx, &rm);
 					if (r < 0) {
 						contrib(t, c, +1);
@@ -1274,7 +1263,7 @@ int sync_table_removals(struct sync_table *t, sync_remove_fn fn, void *ctx)
 				rec_drop_key(c, i);
 			}
 			contrib(t, c, +1);
-			if (!c->n_keys && !selected(c)) {
+			if (!c->n_keys && !sync_cm_selected(c)) {
 				rec_unlink(t, p);
 				continue;
 			}
