@@ -344,9 +344,10 @@ int k8s_event_queue_push(struct k8s_event_queue *q, const struct k8s_event_post 
 			     ev->name ? ev->name : "");
 		goto out;
 	}
+	/* Naming checks the Event's own fields; the node is the one left. */
 	r = k8s_event_name(ev, name, d);
 	if (r == 0)
-		r = check_event(ev, node, d);
+		r = check_field("node name", node, K8S_EVENT_FIELD_MAX, false, d);
 	if (r < 0)
 		goto out;
 	it = calloc(1, sizeof(*it));
