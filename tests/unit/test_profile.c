@@ -721,6 +721,17 @@ static void test_arch_normalize(void **state)
 
 static char *read_data(const char *name, size_t *len);
 
+/* profile_cache_check() of string @s, which must succeed; Return: whether it was a hit. */
+static bool cached(struct profile_cache *c, const char *s, const struct profile_opts *o,
+		   const struct profile_verdict **v)
+{
+	struct diag d;
+	bool hit = false;
+
+	assert_int_equal(profile_cache_check(c, s, strlen(s), o, v, &hit, &d), 0);
+	return hit;
+}
+
 static void cache_run(unsigned flags)
 {
 	static const char a[] = "{" D "}", b[] = "{\"defaultAction\":\"SCMP_ACT_KILL\"}",
@@ -735,46 +746,33 @@ static void cache_run(unsigned flags)
 	assert_int_equal(profile_cache_new(0, flags, &cache), -EINVAL);
 	assert_int_equal(profile_cache_new(2, flags | 0x80, &cache), -EINVAL);
 	assert_int_equal(profile_cache_new(2, flags, &cache), 0);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &va, &hit, &d), 0);
-	assert_false(hit);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
-	assert_true(hit);
+	assert_false(cached(cache, a, &x86, &va));
+	assert_true(cached(cache, a, &x86, &v));
 	assert_ptr_equal(v, va);
 	/* The architecture is part of the key. */
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &arm, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_false(cached(cache, a, &arm, &v));
 	assert_string_equal(v->arches[0], "aarch64");
 	assert_int_equal(profile_digest(a, strlen(a), &x86, dx, &d), 0);
 	assert_int_equal(profile_digest(a, strlen(a), &arm, da, &d), 0);
 	assert_memory_not_equal(dx, da, SHA256_LEN);
 	assert_memory_equal(v->digest, da, SHA256_LEN);
 	/* Least recently used goes: a(x86) was used before a(arm), so b evicts it. */
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &arm, &v, &hit, &d), 0);
-	assert_true(hit);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &arm, &v, &hit, &d), 0);
-	assert_true(hit);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_true(cached(cache, a, &arm, &v));
+	assert_false(cached(cache, b, &x86, &v));
+	assert_true(cached(cache, a, &arm, &v));
+	assert_false(cached(cache, a, &x86, &v));
 	/* Now b was least recent. */
-	assert_int_equal(profile_cache_check(cache, c, strlen(c), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_false(cached(cache, c, &x86, &v));
+	assert_false(cached(cache, b, &x86, &v));
 	/* A new validator version misses every cached verdict. */
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_true(hit);
+	assert_true(cached(cache, b, &x86, &v));
 	memcpy(dv, v->digest, SHA256_LEN);
 	fake_version = "profile-test";
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_false(cached(cache, b, &x86, &v));
 	assert_memory_not_equal(dv, v->digest, SHA256_LEN);
 	fake_version = NULL;
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &arm, &v, &hit, &d), 0);
-	assert_false(hit);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_false(cached(cache, b, &arm, &v));
+	assert_false(cached(cache, b, &x86, &v));
 	assert_memory_equal(dv, v->digest, SHA256_LEN);
 	assert_int_equal(profile_cache_check(cache, "{", 1, &x86, &v, &hit, &d), 0);
 	assert_false(v->valid);
@@ -787,23 +785,16 @@ static void cache_run(unsigned flags)
 
 	/* A byte limit evicts by size; the newest verdict stays even when it alone is over. */
 	assert_int_equal(profile_cache_new(8, flags, &cache), 0);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_false(cached(cache, a, &x86, &v));
+	assert_false(cached(cache, b, &x86, &v));
 	profile_cache_limit_bytes(cache, 1);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_true(hit);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
-	assert_true(hit);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
+	assert_true(cached(cache, b, &x86, &v));
+	assert_false(cached(cache, a, &x86, &v));
+	assert_true(cached(cache, a, &x86, &v));
+	assert_false(cached(cache, b, &x86, &v));
 	profile_cache_limit_bytes(cache, 0);
-	assert_int_equal(profile_cache_check(cache, a, strlen(a), &x86, &v, &hit, &d), 0);
-	assert_false(hit);
-	assert_int_equal(profile_cache_check(cache, b, strlen(b), &x86, &v, &hit, &d), 0);
-	assert_true(hit);
+	assert_false(cached(cache, a, &x86, &v));
+	assert_true(cached(cache, b, &x86, &v));
 	profile_cache_free(cache);
 }
 
